@@ -1,0 +1,254 @@
+//! Causal CRDTs in the style of Almeida, Shoker and Baquero, "Delta state replicated
+//! data types" (2018): a *dot store* paired with a *causal context*.
+//!
+//! The store holds the live events (dots) with their payloads; the context
+//! ([`VersionVector`]) holds every dot the replica has ever seen. A dot that is in the
+//! other side's context but not in its store was removed there, so removals leave no
+//! tombstone: only the context, which compresses to one prefix per origin, remembers
+//! them. Every CRDT in lattice is a [`Causal`] over one of the stores here, and every
+//! delta is itself a small `Causal` value, so merging a delta and merging a full state
+//! are the same [`Causal::join`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::{Dot, VersionVector};
+
+/// A set of dots with payloads that knows how to join with another one, given both
+/// sides' causal contexts.
+pub trait DotStore: Default + Clone + PartialEq + fmt::Debug {
+    /// Whether the store holds no dot (the bottom of the lattice).
+    fn is_bottom(&self) -> bool;
+
+    /// Joins `other` into `self`. `ctx` is `self`'s causal context and `other_ctx` is
+    /// `other`'s, both as they were before the join.
+    fn join(&mut self, ctx: &VersionVector, other: Self, other_ctx: &VersionVector);
+
+    /// Calls `f` with every dot in the store.
+    fn for_each_dot(&self, f: &mut dyn FnMut(Dot));
+
+    /// All dots in the store, as a version vector.
+    fn dots(&self) -> VersionVector {
+        let mut vv = VersionVector::new();
+        self.for_each_dot(&mut |dot| vv.insert(dot));
+        vv
+    }
+}
+
+/// A dot store with its causal context: a complete causal CRDT (or a delta of one).
+#[derive(Clone, Default, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(bound(deserialize = "S: DotStore + DeserializeOwned"))]
+#[serde(try_from = "CausalWire<S>")]
+pub struct Causal<S> {
+    pub(crate) store: S,
+    pub(crate) context: VersionVector,
+}
+
+impl<S: DotStore> Causal<S> {
+    /// A value from its parts. `None` if a dot of the store is missing from the context,
+    /// which no reachable state has.
+    pub fn from_parts(store: S, context: VersionVector) -> Option<Causal<S>> {
+        let mut consistent = true;
+        store.for_each_dot(&mut |dot| consistent &= context.contains(dot));
+        consistent.then_some(Causal { store, context })
+    }
+
+    /// The lattice join: afterwards `self` holds everything either side held, minus what
+    /// either side had seen and removed. Commutative, associative, idempotent; never fails.
+    pub fn join(&mut self, other: Causal<S>) {
+        self.store.join(&self.context, other.store, &other.context);
+        self.context.join(&other.context);
+    }
+
+    /// The live dots and their payloads.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Every dot this value has seen, live or removed.
+    pub fn context(&self) -> &VersionVector {
+        &self.context
+    }
+
+    /// Whether no live dot remains (the value reads as empty).
+    pub fn is_bottom(&self) -> bool {
+        self.store.is_bottom()
+    }
+
+    /// Joins a delta made by a mutator into `self` and hands it back to the caller.
+    pub(crate) fn absorb(&mut self, delta: Causal<S>) -> Causal<S> {
+        self.join(delta.clone());
+        delta
+    }
+}
+
+#[derive(Deserialize)]
+struct CausalWire<S> {
+    store: S,
+    context: VersionVector,
+}
+
+impl<S: DotStore> TryFrom<CausalWire<S>> for Causal<S> {
+    type Error = &'static str;
+
+    fn try_from(wire: CausalWire<S>) -> Result<Self, Self::Error> {
+        Causal::from_parts(wire.store, wire.context)
+            .ok_or("a dot of the store is missing from its causal context")
+    }
+}
+
+/// A plain set of dots, sorted. Marks the presence of an OR-set element.
+#[derive(Clone, Default, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(try_from = "Vec<Dot>")]
+pub struct DotSet(Vec<Dot>);
+
+impl DotSet {
+    /// The set holding one dot.
+    pub fn single(dot: Dot) -> DotSet {
+        DotSet(vec![dot])
+    }
+
+    /// The dots, in order.
+    pub fn iter(&self) -> impl Iterator<Item = Dot> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+impl TryFrom<Vec<Dot>> for DotSet {
+    type Error = &'static str;
+
+    fn try_from(dots: Vec<Dot>) -> Result<Self, Self::Error> {
+        if dots.is_empty() {
+            return Err("empty dot set");
+        }
+        if dots.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("dot set is not strictly increasing");
+        }
+        Ok(DotSet(dots))
+    }
+}
+
+impl DotStore for DotSet {
+    fn is_bottom(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn join(&mut self, ctx: &VersionVector, other: Self, other_ctx: &VersionVector) {
+        if self.0 == other.0 {
+            return;
+        }
+        let mine = std::mem::take(&mut self.0);
+        let (mut a, mut b) = (mine.into_iter().peekable(), other.0.into_iter().peekable());
+        loop {
+            match (a.peek().copied(), b.peek().copied()) {
+                (Some(x), Some(y)) if x == y => {
+                    self.0.push(x);
+                    a.next();
+                    b.next();
+                }
+                (Some(x), y) if y.is_none_or(|y| x < y) => {
+                    if !other_ctx.contains(x) {
+                        self.0.push(x);
+                    }
+                    a.next();
+                }
+                (_, Some(y)) => {
+                    if !ctx.contains(y) {
+                        self.0.push(y);
+                    }
+                    b.next();
+                }
+                _ => break,
+            }
+        }
+    }
+
+    fn for_each_dot(&self, f: &mut dyn FnMut(Dot)) {
+        self.0.iter().for_each(|d| f(*d));
+    }
+}
+
+/// A map from dot to payload. A payload never changes once written, so the same dot
+/// on both sides carries the same payload (the larger one is kept should they differ,
+/// which keeps the join commutative even on corrupt input).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(bound(deserialize = "V: Deserialize<'de>"))]
+pub struct DotFun<V>(pub(crate) BTreeMap<Dot, V>);
+
+impl<V> Default for DotFun<V> {
+    fn default() -> Self {
+        DotFun(BTreeMap::new())
+    }
+}
+
+impl<V: Clone + Ord + fmt::Debug> DotStore for DotFun<V> {
+    fn is_bottom(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn join(&mut self, ctx: &VersionVector, other: Self, other_ctx: &VersionVector) {
+        if !other_ctx.is_empty() {
+            self.0
+                .retain(|dot, _| other.0.contains_key(dot) || !other_ctx.contains(*dot));
+        }
+        for (dot, value) in other.0 {
+            match self.0.entry(dot) {
+                std::collections::btree_map::Entry::Occupied(mut mine) => {
+                    if value > *mine.get() {
+                        mine.insert(value);
+                    }
+                }
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    if !ctx.contains(dot) {
+                        slot.insert(value);
+                    }
+                }
+            }
+        }
+    }
+
+    fn for_each_dot(&self, f: &mut dyn FnMut(Dot)) {
+        self.0.keys().for_each(|d| f(*d));
+    }
+}
+
+/// A map from keys to nested dot stores that all share one causal context. A key is
+/// present while its store holds a dot.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "K: Serialize + Ord, S: Serialize",
+    deserialize = "K: Deserialize<'de> + Ord, S: Deserialize<'de>"
+))]
+pub struct DotMap<K, S>(pub(crate) BTreeMap<K, S>);
+
+impl<K, S> Default for DotMap<K, S> {
+    fn default() -> Self {
+        DotMap(BTreeMap::new())
+    }
+}
+
+impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
+    fn is_bottom(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn join(&mut self, ctx: &VersionVector, other: Self, other_ctx: &VersionVector) {
+        for (key, mine) in self.0.iter_mut() {
+            if !other.0.contains_key(key) {
+                mine.join(ctx, S::default(), other_ctx);
+            }
+        }
+        for (key, theirs) in other.0 {
+            let mine = self.0.entry(key).or_default();
+            mine.join(ctx, theirs, other_ctx);
+        }
+        self.0.retain(|_, store| !store.is_bottom());
+    }
+
+    fn for_each_dot(&self, f: &mut dyn FnMut(Dot)) {
+        self.0.values().for_each(|s| s.for_each_dot(f));
+    }
+}

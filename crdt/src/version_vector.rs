@@ -1,0 +1,369 @@
+//! Version vectors with gaps: a compact set of dots.
+//!
+//! Per origin the set is a contiguous prefix `1..=n` plus a short sorted list of
+//! disjoint ranges beyond it (the gaps between them are dots not yet seen). A replica
+//! that receives deltas in order keeps only prefixes; out-of-order arrival costs one
+//! range per gap until it fills. The same type is the causal context of every CRDT.
+
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Dot, NodeId};
+
+/// A set of dots, stored per origin as a prefix plus ranges.
+#[derive(Clone, Default, PartialEq, Eq, Hash, Debug, Deserialize)]
+#[serde(try_from = "Vec<OriginWire>")]
+pub struct VersionVector {
+    origins: BTreeMap<NodeId, SeqSet>,
+}
+
+/// A run of consecutive dots of one origin: `first..=last`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+pub struct DotRange {
+    /// The node whose writes these are.
+    pub origin: NodeId,
+    /// The first sequence number in the run (at least 1).
+    pub first: u64,
+    /// The last sequence number in the run (at least `first`).
+    pub last: u64,
+}
+
+impl DotRange {
+    /// How many dots the run holds.
+    pub fn len(&self) -> u64 {
+        self.last - self.first + 1
+    }
+
+    /// Always false: a run holds at least one dot. Here for clippy's `len` convention.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+/// The sequence numbers of one origin: `1..=prefix` plus `extra`, sorted inclusive
+/// ranges that are disjoint, not adjacent, and start above `prefix + 1`.
+#[derive(Clone, Default, PartialEq, Eq, Hash, Debug)]
+struct SeqSet {
+    prefix: u64,
+    extra: Vec<(u64, u64)>,
+}
+
+impl SeqSet {
+    fn contains(&self, seq: u64) -> bool {
+        if seq == 0 {
+            return false;
+        }
+        if seq <= self.prefix {
+            return true;
+        }
+        let i = self.extra.partition_point(|&(_, hi)| hi < seq);
+        self.extra.get(i).is_some_and(|&(lo, _)| lo <= seq)
+    }
+
+    fn max(&self) -> u64 {
+        self.extra.last().map_or(self.prefix, |&(_, hi)| hi)
+    }
+
+    fn insert_range(&mut self, lo: u64, hi: u64) {
+        if hi <= self.prefix {
+            return;
+        }
+        let lo = lo.max(self.prefix + 1);
+        if lo > hi {
+            return;
+        }
+        // Ranges that overlap or touch [lo, hi] are merged into it.
+        let start = self.extra.partition_point(|&(_, h)| h.saturating_add(1) < lo);
+        let end = self.extra.partition_point(|&(l, _)| l <= hi.saturating_add(1));
+        let (mut lo, mut hi) = (lo, hi);
+        if start < end {
+            lo = lo.min(self.extra[start].0);
+            hi = hi.max(self.extra[end - 1].1);
+        }
+        self.extra.splice(start..end, [(lo, hi)]);
+        if self.extra[0].0 == self.prefix + 1 {
+            self.prefix = self.extra.remove(0).1;
+        }
+    }
+
+    fn ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let prefix = (self.prefix > 0).then_some((1, self.prefix));
+        prefix.into_iter().chain(self.extra.iter().copied())
+    }
+
+    fn join(&mut self, other: &SeqSet) {
+        for (lo, hi) in other.ranges() {
+            self.insert_range(lo, hi);
+        }
+    }
+
+    /// The ranges of `other` that are not in `self`, in order.
+    fn missing(&self, other: &SeqSet, mut out: impl FnMut(u64, u64)) {
+        let mut mine = self.ranges().peekable();
+        for (mut lo, hi) in other.ranges() {
+            while lo <= hi {
+                match mine.peek() {
+                    Some(&(_, mh)) if mh < lo => {
+                        mine.next();
+                    }
+                    Some(&(ml, mh)) if ml <= lo => {
+                        if mh >= hi {
+                            break;
+                        }
+                        lo = mh + 1;
+                    }
+                    Some(&(ml, _)) if ml <= hi => {
+                        out(lo, ml - 1);
+                        lo = ml;
+                    }
+                    _ => {
+                        out(lo, hi);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.prefix == 0 && self.extra.is_empty()
+    }
+}
+
+impl VersionVector {
+    /// The empty set.
+    pub fn new() -> VersionVector {
+        VersionVector::default()
+    }
+
+    /// True when no dot is in the set.
+    pub fn is_empty(&self) -> bool {
+        self.origins.is_empty()
+    }
+
+    /// Whether `dot` is in the set.
+    pub fn contains(&self, dot: Dot) -> bool {
+        self.origins
+            .get(&dot.origin)
+            .is_some_and(|s| s.contains(dot.seq))
+    }
+
+    /// Adds one dot.
+    pub fn insert(&mut self, dot: Dot) {
+        self.insert_range(dot.origin, dot.seq..=dot.seq);
+    }
+
+    /// Adds the dots `origin:seqs` (sequence number 0 is never a dot and is ignored).
+    pub fn insert_range(&mut self, origin: NodeId, seqs: RangeInclusive<u64>) {
+        let (lo, hi) = (*seqs.start(), *seqs.end());
+        if hi == 0 || lo > hi {
+            return;
+        }
+        self.origins
+            .entry(origin)
+            .or_default()
+            .insert_range(lo, hi);
+    }
+
+    /// Adds every dot of `other` (set union, the lattice join).
+    pub fn join(&mut self, other: &VersionVector) {
+        for (origin, seqs) in &other.origins {
+            self.origins.entry(*origin).or_default().join(seqs);
+        }
+    }
+
+    /// Whether every dot of `other` is in `self`.
+    pub fn includes(&self, other: &VersionVector) -> bool {
+        let mut missing = false;
+        for (origin, theirs) in &other.origins {
+            match self.origins.get(origin) {
+                Some(mine) => mine.missing(theirs, |_, _| missing = true),
+                None => missing = true,
+            }
+            if missing {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The dots that `other` has and `self` lacks, as runs ordered by origin and sequence.
+    pub fn missing_ranges(&self, other: &VersionVector) -> Vec<DotRange> {
+        let empty = SeqSet::default();
+        let mut out = Vec::new();
+        for (origin, theirs) in &other.origins {
+            let mine = self.origins.get(origin).unwrap_or(&empty);
+            mine.missing(theirs, |first, last| {
+                out.push(DotRange {
+                    origin: *origin,
+                    first,
+                    last,
+                })
+            });
+        }
+        out
+    }
+
+    /// The highest sequence number of `origin` in the set (0 if none).
+    pub fn max_seq(&self, origin: NodeId) -> u64 {
+        self.origins.get(&origin).map_or(0, SeqSet::max)
+    }
+
+    /// The length of the contiguous prefix `1..=n` of `origin`'s dots in the set.
+    pub fn prefix(&self, origin: NodeId) -> u64 {
+        self.origins.get(&origin).map_or(0, |s| s.prefix)
+    }
+
+    /// The dot after the highest one of `origin`: what `origin` should use for its next
+    /// write when this set holds all of its writes.
+    pub fn next_dot(&self, origin: NodeId) -> Dot {
+        Dot::new(origin, self.max_seq(origin) + 1)
+    }
+
+    /// Whether some origin has dots beyond a gap.
+    pub fn has_gaps(&self) -> bool {
+        self.origins.values().any(|s| !s.extra.is_empty())
+    }
+
+    /// All runs of dots in the set, ordered by origin and sequence.
+    pub fn ranges(&self) -> impl Iterator<Item = DotRange> + '_ {
+        self.origins.iter().flat_map(|(origin, seqs)| {
+            seqs.ranges().map(|(first, last)| DotRange {
+                origin: *origin,
+                first,
+                last,
+            })
+        })
+    }
+
+    /// The number of runs: a measure of the encoded size.
+    pub fn range_count(&self) -> usize {
+        self.origins
+            .values()
+            .map(|s| usize::from(s.prefix > 0) + s.extra.len())
+            .sum()
+    }
+}
+
+impl FromIterator<Dot> for VersionVector {
+    fn from_iter<I: IntoIterator<Item = Dot>>(dots: I) -> VersionVector {
+        let mut vv = VersionVector::new();
+        for dot in dots {
+            vv.insert(dot);
+        }
+        vv
+    }
+}
+
+/// The encoded form of one origin: its prefix and its extra ranges as `(start, length-1)`.
+#[derive(Deserialize)]
+struct OriginWire(NodeId, u64, Vec<(u64, u64)>);
+
+impl Serialize for VersionVector {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            self.origins
+                .iter()
+                .map(|(origin, seqs)| (origin, seqs.prefix, Spans(&seqs.extra))),
+        )
+    }
+}
+
+/// Extra ranges written as `(start, length-1)`, the form [`OriginWire`] reads.
+struct Spans<'a>(&'a [(u64, u64)]);
+
+impl Serialize for Spans<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|&(lo, hi)| (lo, hi - lo)))
+    }
+}
+
+impl TryFrom<Vec<OriginWire>> for VersionVector {
+    type Error = &'static str;
+
+    fn try_from(wire: Vec<OriginWire>) -> Result<Self, Self::Error> {
+        let mut origins = BTreeMap::new();
+        let mut previous: Option<NodeId> = None;
+        for OriginWire(origin, prefix, ranges) in wire {
+            if previous.is_some_and(|p| p >= origin) {
+                return Err("version vector origins are not strictly increasing");
+            }
+            previous = Some(origin);
+            let mut extra = Vec::with_capacity(ranges.len());
+            let mut floor = prefix.checked_add(1).ok_or("sequence number overflow")?;
+            for (lo, span) in ranges {
+                let hi = lo.checked_add(span).ok_or("sequence number overflow")?;
+                if lo <= floor {
+                    return Err("version vector ranges overlap, touch or are unsorted");
+                }
+                extra.push((lo, hi));
+                floor = hi.checked_add(1).ok_or("sequence number overflow")?;
+            }
+            let seqs = SeqSet { prefix, extra };
+            if seqs.is_empty() {
+                return Err("version vector holds an empty origin");
+            }
+            origins.insert(origin, seqs);
+        }
+        Ok(VersionVector { origins })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dot(origin: u64, seq: u64) -> Dot {
+        Dot::new(NodeId::new(origin).unwrap(), seq)
+    }
+
+    #[test]
+    fn out_of_order_inserts_keep_gaps_until_they_fill() {
+        let mut vv = VersionVector::new();
+        for seq in [3, 1, 5] {
+            vv.insert(dot(1, seq));
+        }
+        assert!(vv.has_gaps());
+        assert!(!vv.contains(dot(1, 2)) && !vv.contains(dot(1, 4)));
+        assert_eq!(vv.prefix(NodeId::new(1).unwrap()), 1);
+        vv.insert(dot(1, 2));
+        vv.insert(dot(1, 4));
+        assert!(!vv.has_gaps());
+        assert_eq!(vv.prefix(NodeId::new(1).unwrap()), 5);
+        assert_eq!(vv.range_count(), 1);
+    }
+
+    #[test]
+    fn missing_ranges_are_exactly_the_difference() {
+        let a: VersionVector = [1, 2, 3, 7, 8].into_iter().map(|s| dot(1, s)).collect();
+        let b: VersionVector = (1..=10).map(|s| dot(1, s)).chain([dot(2, 4)]).collect();
+        let missing = a.missing_ranges(&b);
+        let node = |n| NodeId::new(n).unwrap();
+        assert_eq!(
+            missing,
+            vec![
+                DotRange { origin: node(1), first: 4, last: 6 },
+                DotRange { origin: node(1), first: 9, last: 10 },
+                DotRange { origin: node(2), first: 4, last: 4 },
+            ]
+        );
+        assert!(b.includes(&a) && !a.includes(&b));
+        assert!(b.missing_ranges(&a).is_empty());
+    }
+
+    #[test]
+    fn the_wire_form_refuses_malformed_vectors() {
+        let origin = NodeId::new(1).unwrap();
+        let overlapping = vec![OriginWire(origin, 3, vec![(4, 0)])];
+        assert!(VersionVector::try_from(overlapping).is_err());
+        let unsorted = vec![OriginWire(origin, 0, vec![(9, 0), (5, 0)])];
+        assert!(VersionVector::try_from(unsorted).is_err());
+        let overflow = vec![OriginWire(origin, 0, vec![(9, u64::MAX)])];
+        assert!(VersionVector::try_from(overflow).is_err());
+        let ok = vec![OriginWire(origin, 3, vec![(5, 2)])];
+        let vv = VersionVector::try_from(ok).unwrap();
+        assert!(vv.contains(Dot::new(origin, 7)) && !vv.contains(Dot::new(origin, 4)));
+    }
+}
