@@ -7,21 +7,17 @@ use clap::Parser;
 ///
 /// Every node accepts writes, stores CRDT documents durably, replicates them by gossip
 /// and gives clients session-consistent reads. This build holds the CRDT core
-/// (lattice-crdt, format version shown by --version); the server, the simulator and the
+/// (lattice-crdt); the server, the simulator and the
 /// certificate tools are not built yet.
 #[derive(Parser, Debug)]
-#[command(name = "lattice", version = version(), about, long_about)]
+#[command(name = "lattice", version, about, long_about)]
 struct Cli {}
-
-fn version() -> String {
-    format!(
-        "{} (crdt format {})",
-        env!("CARGO_PKG_VERSION"),
-        lattice_crdt::codec::FORMAT_VERSION
-    )
-}
 
 fn main() {
     Cli::parse();
-    println!("lattice {}: nothing to run yet; see --help", version());
+    println!(
+        "lattice {} (crdt encoding format {}): nothing to run yet; see --help",
+        env!("CARGO_PKG_VERSION"),
+        lattice_crdt::codec::FORMAT_VERSION
+    );
 }
