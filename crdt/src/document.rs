@@ -85,7 +85,9 @@ impl Field {
     pub fn to_json(&self) -> Value {
         match self.kind() {
             Some(FieldKind::Counter) => counter_json(self.counter.value()),
-            Some(FieldKind::Set) => Value::Array(self.set.elements().map(|e| e.to_value()).collect()),
+            Some(FieldKind::Set) => {
+                Value::Array(self.set.elements().map(|e| e.to_value()).collect())
+            }
             Some(FieldKind::Register) => self
                 .register
                 .winner()
@@ -156,7 +158,11 @@ impl Document {
     }
 
     /// Puts a field-level delta under `name` as a document delta.
-    pub(crate) fn lift<S>(name: &str, delta: Causal<S>, place: impl FnOnce(&mut Field, S)) -> Document
+    pub(crate) fn lift<S>(
+        name: &str,
+        delta: Causal<S>,
+        place: impl FnOnce(&mut Field, S),
+    ) -> Document
     where
         S: DotStore,
     {

@@ -39,5 +39,5 @@ pub use json::{Json, JsonError, JsonLimits};
 pub use op::{validate_delta, DocLimits, Op, OpError};
 pub use orset::{OrSet, SetStore};
 pub use register::{LwwRegister, RegisterStore, Stamped};
-pub use version_vector::{DotRange, VersionVector};
 pub use uhlc::{Timestamp, NTP64};
+pub use version_vector::{DotRange, VersionVector};

@@ -297,7 +297,9 @@ impl Document {
             };
             check_field_name(name, limits)?;
             let current = (!cleared).then(|| self.field(name)).flatten();
-            let entry = pending.entry(name).or_insert_with(|| Pending::of(current, node));
+            let entry = pending
+                .entry(name)
+                .or_insert_with(|| Pending::of(current, node));
             entry.step(op, name, limits)?;
         }
         let mut count = if cleared { 0 } else { self.store.0.len() };

@@ -41,7 +41,8 @@ struct StampedWire(u64, NodeId, Json);
 
 impl From<Stamped> for StampedWire {
     fn from(s: Stamped) -> Self {
-        let node = NodeId::from_uhlc(s.timestamp.get_id()).expect("lattice timestamps carry node ids");
+        let node =
+            NodeId::from_uhlc(s.timestamp.get_id()).expect("lattice timestamps carry node ids");
         StampedWire(s.timestamp.get_time().0, node, s.value)
     }
 }

@@ -75,8 +75,12 @@ impl SeqSet {
             return;
         }
         // Ranges that overlap or touch [lo, hi] are merged into it.
-        let start = self.extra.partition_point(|&(_, h)| h.saturating_add(1) < lo);
-        let end = self.extra.partition_point(|&(l, _)| l <= hi.saturating_add(1));
+        let start = self
+            .extra
+            .partition_point(|&(_, h)| h.saturating_add(1) < lo);
+        let end = self
+            .extra
+            .partition_point(|&(l, _)| l <= hi.saturating_add(1));
         let (mut lo, mut hi) = (lo, hi);
         if start < end {
             lo = lo.min(self.extra[start].0);
@@ -161,10 +165,7 @@ impl VersionVector {
         if hi == 0 || lo > hi {
             return;
         }
-        self.origins
-            .entry(origin)
-            .or_default()
-            .insert_range(lo, hi);
+        self.origins.entry(origin).or_default().insert_range(lo, hi);
     }
 
     /// Adds every dot of `other` (set union, the lattice join).
@@ -344,9 +345,21 @@ mod tests {
         assert_eq!(
             missing,
             vec![
-                DotRange { origin: node(1), first: 4, last: 6 },
-                DotRange { origin: node(1), first: 9, last: 10 },
-                DotRange { origin: node(2), first: 4, last: 4 },
+                DotRange {
+                    origin: node(1),
+                    first: 4,
+                    last: 6
+                },
+                DotRange {
+                    origin: node(1),
+                    first: 9,
+                    last: 10
+                },
+                DotRange {
+                    origin: node(2),
+                    first: 4,
+                    last: 4
+                },
             ]
         );
         assert!(b.includes(&a) && !a.includes(&b));
