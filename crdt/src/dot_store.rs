@@ -14,8 +14,9 @@ use std::fmt;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
-use crate::{Dot, VersionVector};
+use crate::{Dot, NodeId, VersionVector};
 
 /// A set of dots with payloads that knows how to join with another one, given both
 /// sides' causal contexts.
@@ -101,14 +102,20 @@ impl<S: DotStore> TryFrom<CausalWire<S>> for Causal<S> {
 }
 
 /// A plain set of dots, sorted. Marks the presence of an OR-set element.
-#[derive(Clone, Default, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Hash, Debug, Deserialize)]
 #[serde(try_from = "Vec<Dot>")]
-pub struct DotSet(Vec<Dot>);
+pub struct DotSet(SmallVec<[Dot; 1]>);
+
+impl Serialize for DotSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter())
+    }
+}
 
 impl DotSet {
     /// The set holding one dot.
     pub fn single(dot: Dot) -> DotSet {
-        DotSet(vec![dot])
+        DotSet(smallvec::smallvec![dot])
     }
 
     /// The dots, in order.
@@ -127,7 +134,7 @@ impl TryFrom<Vec<Dot>> for DotSet {
         if dots.windows(2).any(|w| w[0] >= w[1]) {
             return Err("dot set is not strictly increasing");
         }
-        Ok(DotSet(dots))
+        Ok(DotSet(dots.into()))
     }
 }
 
@@ -171,16 +178,66 @@ impl DotStore for DotSet {
     }
 }
 
-/// A map from dot to payload. A payload never changes once written, so the same dot
-/// on both sides carries the same payload (the larger one is kept should they differ,
-/// which keeps the join commutative even on corrupt input).
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+/// A map from dot to payload, sorted by dot (so by origin, then sequence). A payload
+/// never changes once written, so the same dot on both sides carries the same payload
+/// (the larger one is kept should they differ, which keeps the join commutative even on
+/// corrupt input). One entry fits inline: a delta never allocates.
+#[derive(Clone, PartialEq, Eq, Debug, Deserialize)]
 #[serde(bound(deserialize = "V: Deserialize<'de>"))]
-pub struct DotFun<V>(pub(crate) BTreeMap<Dot, V>);
+#[serde(try_from = "Vec<(Dot, V)>")]
+pub struct DotFun<V>(SmallVec<[(Dot, V); 1]>);
 
 impl<V> Default for DotFun<V> {
     fn default() -> Self {
-        DotFun(BTreeMap::new())
+        DotFun(SmallVec::new())
+    }
+}
+
+impl<V> DotFun<V> {
+    /// The entries, sorted by dot.
+    pub fn entries(&self) -> &[(Dot, V)] {
+        &self.0
+    }
+
+    /// The entries of one origin, oldest first.
+    pub fn of_origin(&self, origin: NodeId) -> &[(Dot, V)] {
+        let lo = self.0.partition_point(|(d, _)| d.origin < origin);
+        let hi = self.0.partition_point(|(d, _)| d.origin <= origin);
+        &self.0[lo..hi]
+    }
+
+    /// Replaces every entry of `dot.origin` with `(dot, value)`.
+    pub(crate) fn replace_origin(&mut self, dot: Dot, value: V) {
+        let lo = self.0.partition_point(|(d, _)| d.origin < dot.origin);
+        let hi = self.0.partition_point(|(d, _)| d.origin <= dot.origin);
+        if hi == lo + 1 {
+            self.0[lo] = (dot, value);
+        } else {
+            self.0.drain(lo..hi);
+            self.0.insert(lo, (dot, value));
+        }
+    }
+
+    /// The DotFun holding one entry.
+    pub(crate) fn single(dot: Dot, value: V) -> DotFun<V> {
+        DotFun(smallvec::smallvec![(dot, value)])
+    }
+}
+
+impl<V: Serialize> Serialize for DotFun<V> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter())
+    }
+}
+
+impl<V> TryFrom<Vec<(Dot, V)>> for DotFun<V> {
+    type Error = &'static str;
+
+    fn try_from(entries: Vec<(Dot, V)>) -> Result<Self, Self::Error> {
+        if entries.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err("dot map entries are not strictly increasing");
+        }
+        Ok(DotFun(entries.into()))
     }
 }
 
@@ -191,19 +248,21 @@ impl<V: Clone + Ord + fmt::Debug> DotStore for DotFun<V> {
 
     fn join(&mut self, ctx: &VersionVector, other: Self, other_ctx: &VersionVector) {
         if !other_ctx.is_empty() {
-            self.0
-                .retain(|dot, _| other.0.contains_key(dot) || !other_ctx.contains(*dot));
+            let theirs = &other.0;
+            self.0.retain(|(dot, _)| {
+                theirs.binary_search_by_key(dot, |(d, _)| *d).is_ok() || !other_ctx.contains(*dot)
+            });
         }
         for (dot, value) in other.0 {
-            match self.0.entry(dot) {
-                std::collections::btree_map::Entry::Occupied(mut mine) => {
-                    if value > *mine.get() {
-                        mine.insert(value);
+            match self.0.binary_search_by_key(&dot, |(d, _)| *d) {
+                Ok(i) => {
+                    if value > self.0[i].1 {
+                        self.0[i].1 = value;
                     }
                 }
-                std::collections::btree_map::Entry::Vacant(slot) => {
+                Err(i) => {
                     if !ctx.contains(dot) {
-                        slot.insert(value);
+                        self.0.insert(i, (dot, value));
                     }
                 }
             }
@@ -211,7 +270,7 @@ impl<V: Clone + Ord + fmt::Debug> DotStore for DotFun<V> {
     }
 
     fn for_each_dot(&self, f: &mut dyn FnMut(Dot)) {
-        self.0.keys().for_each(|d| f(*d));
+        self.0.iter().for_each(|(d, _)| f(*d));
     }
 }
 

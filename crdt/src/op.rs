@@ -411,7 +411,7 @@ pub fn validate_delta(delta: &Document, limits: &DocLimits) -> Result<(), OpErro
         for element in field.set().elements() {
             element.check(&limits.json).map_err(value_error)?;
         }
-        for stamped in field.register().0.values() {
+        for (_, stamped) in field.register().entries() {
             stamped.value.check(&limits.json).map_err(value_error)?;
         }
     }

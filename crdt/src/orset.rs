@@ -112,18 +112,32 @@ impl DotStore for SetStore {
         }
         // Elements on the other side join element by element.
         for (element, theirs) in other.entries {
-            let before = self.entries.remove(&element).unwrap_or_default();
-            let mut after = before.clone();
-            after.join(ctx, theirs, other_ctx);
+            let Some(mine) = self.entries.get_mut(&element) else {
+                let mut fresh = DotSet::default();
+                fresh.join(ctx, theirs, other_ctx);
+                if !fresh.is_bottom() {
+                    fresh.iter().for_each(|dot| {
+                        self.index.insert(dot, element.clone());
+                    });
+                    self.entries.insert(element, fresh);
+                }
+                continue;
+            };
+            let before = mine.clone();
+            mine.join(ctx, theirs, other_ctx);
+            if *mine == before {
+                continue;
+            }
+            let after = mine.clone();
+            if after.is_bottom() {
+                self.entries.remove(&element);
+            }
             before.iter().for_each(|dot| {
                 self.index.remove(&dot);
             });
             after.iter().for_each(|dot| {
                 self.index.insert(dot, element.clone());
             });
-            if !after.is_bottom() {
-                self.entries.insert(element, after);
-            }
         }
     }
 
@@ -162,14 +176,34 @@ impl OrSet {
     /// Adds `element` using the fresh dot `dot` (never used before by `dot.origin`).
     /// Returns the delta to send to other replicas.
     pub fn add(&mut self, dot: Dot, element: Json) -> OrSet {
-        let delta = self.store.add_delta(dot, element);
-        self.absorb(delta)
+        let delta = self.store.add_delta(dot, element.clone());
+        // Our own add replaces the element's dots with the new one (the law suite checks
+        // this agrees with joining the delta).
+        let old = self
+            .store
+            .entries
+            .insert(element.clone(), DotSet::single(dot));
+        for old_dot in old.iter().flat_map(DotSet::iter) {
+            self.store.index.remove(&old_dot);
+        }
+        self.store.index.insert(dot, element);
+        self.context.insert(dot);
+        delta
     }
 
     /// Removes `element` as this replica sees it; concurrent adds elsewhere survive.
     /// Returns the delta to send to other replicas.
     pub fn remove(&mut self, element: &Json) -> OrSet {
         let delta = self.store.remove_delta(element);
-        self.absorb(delta)
+        for dot in self
+            .store
+            .entries
+            .remove(element)
+            .iter()
+            .flat_map(DotSet::iter)
+        {
+            self.store.index.remove(&dot);
+        }
+        delta
     }
 }

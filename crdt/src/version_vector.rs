@@ -5,10 +5,10 @@
 //! that receives deltas in order keeps only prefixes; out-of-order arrival costs one
 //! range per gap until it fills. The same type is the causal context of every CRDT.
 
-use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::{Dot, NodeId};
 
@@ -16,7 +16,8 @@ use crate::{Dot, NodeId};
 #[derive(Clone, Default, PartialEq, Eq, Hash, Debug, Deserialize)]
 #[serde(try_from = "Vec<OriginWire>")]
 pub struct VersionVector {
-    origins: BTreeMap<NodeId, SeqSet>,
+    /// Sorted by origin. Two origins fit inline, so a delta's context never allocates.
+    origins: SmallVec<[(NodeId, SeqSet); 2]>,
 }
 
 /// A run of consecutive dots of one origin: `first..=last`.
@@ -47,7 +48,7 @@ impl DotRange {
 #[derive(Clone, Default, PartialEq, Eq, Hash, Debug)]
 struct SeqSet {
     prefix: u64,
-    extra: Vec<(u64, u64)>,
+    extra: SmallVec<[(u64, u64); 1]>,
 }
 
 impl SeqSet {
@@ -74,6 +75,32 @@ impl SeqSet {
         if lo > hi {
             return;
         }
+        // The common case: the run extends the prefix and reaches no extra range.
+        if lo == self.prefix + 1
+            && self
+                .extra
+                .first()
+                .is_none_or(|&(l, _)| hi.saturating_add(1) < l)
+        {
+            self.prefix = hi;
+            return;
+        }
+        // Also common: the run lies beyond every range, or extends the last one.
+        match self.extra.last_mut() {
+            Some(last) if lo > last.1 && lo - last.1 == 1 => {
+                last.1 = hi;
+                return;
+            }
+            Some(last) if lo > last.1 => {
+                self.extra.push((lo, hi));
+                return;
+            }
+            None if lo > self.prefix + 1 => {
+                self.extra.push((lo, hi));
+                return;
+            }
+            _ => {}
+        }
         // Ranges that overlap or touch [lo, hi] are merged into it.
         let start = self
             .extra
@@ -86,7 +113,12 @@ impl SeqSet {
             lo = lo.min(self.extra[start].0);
             hi = hi.max(self.extra[end - 1].1);
         }
-        self.extra.splice(start..end, [(lo, hi)]);
+        if start < end {
+            self.extra[start] = (lo, hi);
+            self.extra.drain(start + 1..end);
+        } else {
+            self.extra.insert(start, (lo, hi));
+        }
         if self.extra[0].0 == self.prefix + 1 {
             self.prefix = self.extra.remove(0).1;
         }
@@ -149,9 +181,26 @@ impl VersionVector {
 
     /// Whether `dot` is in the set.
     pub fn contains(&self, dot: Dot) -> bool {
-        self.origins
-            .get(&dot.origin)
-            .is_some_and(|s| s.contains(dot.seq))
+        self.get(dot.origin).is_some_and(|s| s.contains(dot.seq))
+    }
+
+    fn get(&self, origin: NodeId) -> Option<&SeqSet> {
+        let i = self
+            .origins
+            .binary_search_by_key(&origin, |(o, _)| *o)
+            .ok()?;
+        Some(&self.origins[i].1)
+    }
+
+    fn entry(&mut self, origin: NodeId) -> &mut SeqSet {
+        let i = match self.origins.binary_search_by_key(&origin, |(o, _)| *o) {
+            Ok(i) => i,
+            Err(i) => {
+                self.origins.insert(i, (origin, SeqSet::default()));
+                i
+            }
+        };
+        &mut self.origins[i].1
     }
 
     /// Adds one dot.
@@ -165,13 +214,13 @@ impl VersionVector {
         if hi == 0 || lo > hi {
             return;
         }
-        self.origins.entry(origin).or_default().insert_range(lo, hi);
+        self.entry(origin).insert_range(lo, hi);
     }
 
     /// Adds every dot of `other` (set union, the lattice join).
     pub fn join(&mut self, other: &VersionVector) {
         for (origin, seqs) in &other.origins {
-            self.origins.entry(*origin).or_default().join(seqs);
+            self.entry(*origin).join(seqs);
         }
     }
 
@@ -179,7 +228,7 @@ impl VersionVector {
     pub fn includes(&self, other: &VersionVector) -> bool {
         let mut missing = false;
         for (origin, theirs) in &other.origins {
-            match self.origins.get(origin) {
+            match self.get(*origin) {
                 Some(mine) => mine.missing(theirs, |_, _| missing = true),
                 None => missing = true,
             }
@@ -195,7 +244,7 @@ impl VersionVector {
         let empty = SeqSet::default();
         let mut out = Vec::new();
         for (origin, theirs) in &other.origins {
-            let mine = self.origins.get(origin).unwrap_or(&empty);
+            let mine = self.get(*origin).unwrap_or(&empty);
             mine.missing(theirs, |first, last| {
                 out.push(DotRange {
                     origin: *origin,
@@ -209,12 +258,12 @@ impl VersionVector {
 
     /// The highest sequence number of `origin` in the set (0 if none).
     pub fn max_seq(&self, origin: NodeId) -> u64 {
-        self.origins.get(&origin).map_or(0, SeqSet::max)
+        self.get(origin).map_or(0, SeqSet::max)
     }
 
     /// The length of the contiguous prefix `1..=n` of `origin`'s dots in the set.
     pub fn prefix(&self, origin: NodeId) -> u64 {
-        self.origins.get(&origin).map_or(0, |s| s.prefix)
+        self.get(origin).map_or(0, |s| s.prefix)
     }
 
     /// The dot after the highest one of `origin`: what `origin` should use for its next
@@ -225,7 +274,7 @@ impl VersionVector {
 
     /// Whether some origin has dots beyond a gap.
     pub fn has_gaps(&self) -> bool {
-        self.origins.values().any(|s| !s.extra.is_empty())
+        self.origins.iter().any(|(_, s)| !s.extra.is_empty())
     }
 
     /// All runs of dots in the set, ordered by origin and sequence.
@@ -242,8 +291,8 @@ impl VersionVector {
     /// The number of runs: a measure of the encoded size.
     pub fn range_count(&self) -> usize {
         self.origins
-            .values()
-            .map(|s| usize::from(s.prefix > 0) + s.extra.len())
+            .iter()
+            .map(|(_, s)| usize::from(s.prefix > 0) + s.extra.len())
             .sum()
     }
 }
@@ -285,14 +334,14 @@ impl TryFrom<Vec<OriginWire>> for VersionVector {
     type Error = &'static str;
 
     fn try_from(wire: Vec<OriginWire>) -> Result<Self, Self::Error> {
-        let mut origins = BTreeMap::new();
+        let mut origins = SmallVec::with_capacity(wire.len());
         let mut previous: Option<NodeId> = None;
         for OriginWire(origin, prefix, ranges) in wire {
             if previous.is_some_and(|p| p >= origin) {
                 return Err("version vector origins are not strictly increasing");
             }
             previous = Some(origin);
-            let mut extra = Vec::with_capacity(ranges.len());
+            let mut extra = SmallVec::with_capacity(ranges.len());
             let mut floor = prefix.checked_add(1).ok_or("sequence number overflow")?;
             for (lo, span) in ranges {
                 let hi = lo.checked_add(span).ok_or("sequence number overflow")?;
@@ -306,7 +355,7 @@ impl TryFrom<Vec<OriginWire>> for VersionVector {
             if seqs.is_empty() {
                 return Err("version vector holds an empty origin");
             }
-            origins.insert(origin, seqs);
+            origins.push((origin, seqs));
         }
         Ok(VersionVector { origins })
     }
@@ -378,5 +427,66 @@ mod tests {
         let ok = vec![OriginWire(origin, 3, vec![(5, 2)])];
         let vv = VersionVector::try_from(ok).unwrap();
         assert!(vv.contains(Dot::new(origin, 7)) && !vv.contains(Dot::new(origin, 4)));
+    }
+}
+
+#[cfg(test)]
+mod model {
+    //! The version vector against the plainest model: a `BTreeSet` of dots.
+
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn runs() -> impl Strategy<Value = Vec<(u64, u64, u64)>> {
+        // (origin, first, length): small numbers so runs overlap, touch and leave gaps.
+        prop::collection::vec((1u64..4, 1u64..40, 0u64..6), 0..24)
+    }
+
+    fn build(runs: &[(u64, u64, u64)]) -> (VersionVector, BTreeSet<Dot>) {
+        let mut vv = VersionVector::new();
+        let mut model = BTreeSet::new();
+        for &(origin, first, len) in runs {
+            let origin = NodeId::new(origin).unwrap();
+            vv.insert_range(origin, first..=first + len);
+            model.extend((first..=first + len).map(|s| Dot::new(origin, s)));
+        }
+        (vv, model)
+    }
+
+    fn dots(vv: &VersionVector) -> BTreeSet<Dot> {
+        vv.ranges()
+            .flat_map(|r| (r.first..=r.last).map(move |s| Dot::new(r.origin, s)))
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn matches_a_set_of_dots(a in runs(), b in runs()) {
+            let (va, ma) = build(&a);
+            let (vb, mb) = build(&b);
+            prop_assert_eq!(dots(&va), ma.clone());
+            for origin in 1..4 {
+                for seq in 0..50 {
+                    let dot = Dot::new(NodeId::new(origin).unwrap(), seq);
+                    prop_assert_eq!(va.contains(dot), ma.contains(&dot));
+                }
+            }
+            let mut joined = va.clone();
+            joined.join(&vb);
+            prop_assert_eq!(dots(&joined), ma.union(&mb).copied().collect::<BTreeSet<_>>());
+            let missing: BTreeSet<Dot> = va
+                .missing_ranges(&vb)
+                .iter()
+                .flat_map(|r| (r.first..=r.last).map(move |s| Dot::new(r.origin, s)))
+                .collect();
+            prop_assert_eq!(missing, mb.difference(&ma).copied().collect::<BTreeSet<_>>());
+            prop_assert_eq!(va.includes(&vb), mb.is_subset(&ma));
+            // The representation is canonical: equal sets are equal values.
+            let (rebuilt, _) = build(&ma.iter().map(|d| (d.origin.get(), d.seq, 0)).collect::<Vec<_>>());
+            prop_assert_eq!(rebuilt, va);
+        }
     }
 }
