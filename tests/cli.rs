@@ -7,7 +7,10 @@ fn lattice(args: &[&str]) -> (bool, String) {
         .args(args)
         .output()
         .expect("the lattice binary runs");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[test]
