@@ -16,8 +16,8 @@
 //! Also printed, for lattice alone: the encoded size of a one-element delta against its
 //! 10,000-element set, and `Document::write` of one-op batches (no merge).
 //!
-//! Run: `cargo bench --bench crdt_vs_crdts` (release profile; about 15 s on 2 cores
-//! once built).
+//! Run: `cargo bench --bench crdt_vs_crdts` (the `bench` profile; the run itself takes
+//! under 10 s on 2 cores). Figures on a shared VM vary by 10-20% between runs.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
