@@ -79,6 +79,17 @@ impl<S: DotStore> Causal<S> {
         self.store.is_bottom()
     }
 
+    /// Adds `dots` to the causal context, leaving the store alone.
+    ///
+    /// Sound only for dots that this value has already seen or that can never appear in
+    /// its store. A replica uses it with its version vector: every dot there was either
+    /// applied to this document already or belongs to another document, and adding them
+    /// keeps each document's context a few prefixes instead of a scattered set of the
+    /// dots that happened to touch it.
+    pub fn extend_context(&mut self, dots: &VersionVector) {
+        self.context.join(dots);
+    }
+
     /// Joins a delta made by a mutator into `self` and hands it back to the caller.
     pub(crate) fn absorb(&mut self, delta: Causal<S>) -> Causal<S> {
         self.join(delta.clone());

@@ -62,14 +62,46 @@ pub enum JsonError {
     NotCanonical,
 }
 
-/// A JSON value in canonical text form. Cheap to clone.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Json(Arc<str>);
+/// A JSON value in canonical text form. Cheap to clone. Equality, order and hash are
+/// those of the text.
+#[derive(Clone)]
+pub struct Json {
+    text: Arc<str>,
+    /// Nesting depth, known from construction, so limits are checked without parsing.
+    depth: u8,
+}
+
+impl PartialEq for Json {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Json {}
+
+impl PartialOrd for Json {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Json {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.text.cmp(&other.text)
+    }
+}
+
+impl std::hash::Hash for Json {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
+    }
+}
 
 impl Json {
     /// The canonical form of `value`, if it is within `limits`.
     pub fn from_value(value: &Value, limits: &JsonLimits) -> Result<Json, JsonError> {
-        check_depth(value, 0, limits.depth_max)?;
+        let depth_max = limits.depth_max.min(JsonLimits::DEPTH_CEILING);
+        let depth = check_depth(value, 0, depth_max)?;
         let mut text = String::new();
         write_canonical(value, &mut text);
         if text.len() > limits.bytes_max {
@@ -78,7 +110,10 @@ impl Json {
                 bytes_max: limits.bytes_max,
             });
         }
-        Ok(Json(text.into()))
+        Ok(Json {
+            text: text.into(),
+            depth: u8::try_from(depth).expect("depth is at most the ceiling"),
+        })
     }
 
     /// Parses JSON text and brings it to canonical form.
@@ -97,41 +132,46 @@ impl Json {
     /// Checks this value against `limits` (values decoded from bytes are checked only
     /// against the ceilings).
     pub fn check(&self, limits: &JsonLimits) -> Result<(), JsonError> {
-        if self.0.len() > limits.bytes_max {
+        if self.text.len() > limits.bytes_max {
             return Err(JsonError::TooLarge {
-                bytes: self.0.len(),
+                bytes: self.text.len(),
                 bytes_max: limits.bytes_max,
             });
         }
-        check_depth(&self.to_value(), 0, limits.depth_max)
+        if usize::from(self.depth) > limits.depth_max {
+            return Err(JsonError::TooDeep {
+                depth_max: limits.depth_max,
+            });
+        }
+        Ok(())
     }
 
     /// The canonical text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
     }
 
     /// The value as a serde_json tree.
     pub fn to_value(&self) -> Value {
-        serde_json::from_str(&self.0).expect("canonical JSON text always parses")
+        serde_json::from_str(&self.text).expect("canonical JSON text always parses")
     }
 }
 
 impl fmt::Debug for Json {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
 impl fmt::Display for Json {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
 impl Serialize for Json {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
+        s.serialize_str(&self.text)
     }
 }
 
@@ -150,19 +190,22 @@ impl<'de> Deserialize<'de> for Json {
     }
 }
 
-fn check_depth(value: &Value, depth: usize, depth_max: usize) -> Result<(), JsonError> {
+/// The nesting depth of `value` (at `depth` already), refused beyond `depth_max`. The
+/// recursion stops at `depth_max`, so the stack stays bounded.
+fn check_depth(value: &Value, depth: usize, depth_max: usize) -> Result<usize, JsonError> {
     let children: Box<dyn Iterator<Item = &Value>> = match value {
         Value::Array(items) => Box::new(items.iter()),
         Value::Object(map) => Box::new(map.values()),
-        _ => return Ok(()),
+        _ => return Ok(depth),
     };
     if depth >= depth_max {
         return Err(JsonError::TooDeep { depth_max });
     }
+    let mut deepest = depth + 1;
     for child in children {
-        check_depth(child, depth + 1, depth_max)?;
+        deepest = deepest.max(check_depth(child, depth + 1, depth_max)?);
     }
-    Ok(())
+    Ok(deepest)
 }
 
 fn write_canonical(value: &Value, out: &mut String) {

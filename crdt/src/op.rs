@@ -327,14 +327,18 @@ impl Document {
     /// # Panics
     /// If the batch's dots overflow `u64`, or `timestamp` is not from a lattice HLC.
     pub fn apply(&mut self, ops: &[Op], first_dot: Dot, timestamp: Timestamp) -> Document {
-        let mut batch = Document::default();
+        let mut batch: Option<Document> = None;
         for (i, op) in ops.iter().enumerate() {
             let dot = first_dot.advance(i as u64).expect("dot sequence overflow");
             let mut delta = self.op_delta(op, dot, timestamp);
             delta.context.insert(dot);
-            batch.join(self.absorb(delta));
+            let delta = self.absorb(delta);
+            match &mut batch {
+                None => batch = Some(delta),
+                Some(batch) => batch.join(delta),
+            }
         }
-        batch
+        batch.unwrap_or_default()
     }
 
     /// [`validate`](Document::validate), then [`apply`](Document::apply).
