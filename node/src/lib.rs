@@ -1,0 +1,29 @@
+//! lattice-node: one node's replica — its durable store, write path, delta log, and the
+//! session tokens that give clients read-your-writes across nodes.
+//!
+//! - [`store`]: the [`Store`](store::Store) trait, [`SledStore`](store::SledStore) on
+//!   disk and [`MemStore`](store::MemStore) in memory (with a crash model);
+//! - [`Replica`]: the sans-IO core — local writes (validated, stamped by the HLC, given
+//!   dots, logged, acknowledged after a group-commit sync), remote records (validated,
+//!   applied idempotently), catch-up and snapshots for peers, log pruning, restart;
+//! - [`SessionToken`]: a session's causal past as a compact URL-safe string;
+//! - [`runtime`]: the thread that owns a replica and group-commits its writes.
+//!
+//! It sits on lattice-crdt (the data types) and under the gossip layer and the HTTP API.
+
+#![deny(missing_docs)]
+
+mod key;
+mod log;
+mod replica;
+pub mod runtime;
+pub mod store;
+mod token;
+
+pub use key::{validate_key, KeyError, KEY_BYTES_MAX};
+pub use log::{LogRecord, RecordError};
+pub use replica::{
+    ApplyError, CatchUp, Read, ReadError, Replica, ReplicaConfig, SnapshotPage, Synced, Ticket,
+    WriteError, Written,
+};
+pub use token::{SessionToken, TokenError, TOKEN_CHARS_MAX};

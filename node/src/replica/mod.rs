@@ -1,0 +1,368 @@
+//! The replica core: one node's documents, version vector, clock and delta log over a
+//! [`Store`], as a sans-IO state machine.
+//!
+//! Every input carries `now` (the caller's wall clock, fed to the HLC); nothing here
+//! reads a clock, spawns, or waits. Writes are staged in the store at once and become
+//! acknowledgeable only after a [`Replica::sync`] that covers them; one sync covers
+//! every write staged before it (group commit). Deltas leave the node only after that
+//! sync too, so a crash can never take back a write that a client or a peer has seen.
+//!
+//! Restart: [`Replica::open`] reads the version vector, the HLC high-water mark and the
+//! pruning point from the store. The next local dot follows the highest local dot in the
+//! version vector, and the clock resumes above the high-water mark written with the last
+//! durable write; writes lost in a crash were never acknowledged nor sent, so their dots
+//! and timestamps may be reused.
+
+mod remote;
+mod serve;
+
+pub use remote::ApplyError;
+pub use serve::{CatchUp, SnapshotPage};
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use lattice_crdt::{
+    codec, DocLimits, Document, Hlc, NodeId, Op, OpError, VersionVector, MAX_DRIFT_DEFAULT, NTP64,
+};
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::key::{validate_key, KeyError};
+use crate::log::LogRecord;
+use crate::store::{MetaKey, Store, StoreError, WriteBatch};
+use crate::token::SessionToken;
+
+/// Settings of a replica. Defaults suit interactive apps.
+#[derive(Clone, Debug)]
+pub struct ReplicaConfig {
+    /// How far ahead of the local clock a peer's timestamp may be (default 500 ms).
+    /// Raise it only if node clocks are known to disagree by more.
+    pub max_drift: Duration,
+    /// Bounds on batches, fields and values.
+    pub limits: DocLimits,
+    /// Largest encoded document, in bytes (default 4 MiB). Writes past it are refused.
+    pub doc_bytes_max: usize,
+    /// Largest encoded log record accepted from a peer, in bytes (default 4 MiB).
+    pub record_bytes_max: usize,
+}
+
+impl Default for ReplicaConfig {
+    fn default() -> Self {
+        ReplicaConfig {
+            max_drift: MAX_DRIFT_DEFAULT,
+            limits: DocLimits::default(),
+            doc_bytes_max: 4 << 20,
+            record_bytes_max: 4 << 20,
+        }
+    }
+}
+
+/// Identifies a staged write; tickets increase with every write.
+pub type Ticket = u64;
+
+/// A staged write: acknowledge it (with `view` and `token`) once a sync covers `ticket`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Written {
+    /// The write's place in the group-commit order.
+    pub ticket: Ticket,
+    /// The document's JSON view after the write.
+    pub view: Value,
+    /// The session's token after the write: it covers the write.
+    pub token: SessionToken,
+}
+
+/// What a sync made durable.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Synced {
+    /// Every write with a ticket up to this one is durable (`None`: no write yet).
+    pub durable_through: Option<Ticket>,
+    /// The local write batches made durable by this sync, in order, ready to send.
+    pub records: Vec<LogRecord>,
+}
+
+/// A read's answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Read {
+    /// The document's JSON view; `None` if it does not exist (or is deleted).
+    pub view: Option<Value>,
+    /// The session's token after the read.
+    pub token: SessionToken,
+    /// Whether the document has writes not yet durable: a reader that must never see
+    /// state a crash could take back waits for the next sync before answering.
+    pub pending: bool,
+}
+
+/// Why a write was refused. Nothing changed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// The key is not a valid document key.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The batch is invalid for this document.
+    #[error(transparent)]
+    Op(#[from] OpError),
+    /// This replica does not yet hold the session's causal past; retry later or elsewhere.
+    #[error("this replica has not yet seen the session's past")]
+    SessionNotReady,
+    /// The document would exceed [`ReplicaConfig::doc_bytes_max`].
+    #[error("the document would be {bytes} bytes; at most {max} are allowed")]
+    DocumentTooLarge {
+        /// Its encoded size after the write.
+        bytes: usize,
+        /// The bound.
+        max: usize,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a read was refused.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// The key is not a valid document key.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// This replica does not yet hold the session's causal past; retry later or elsewhere.
+    #[error("this replica has not yet seen the session's past")]
+    SessionNotReady,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A document that would be larger than [`ReplicaConfig::doc_bytes_max`].
+#[derive(Debug)]
+struct TooLarge {
+    bytes: usize,
+    max: usize,
+}
+
+impl From<TooLarge> for WriteError {
+    fn from(TooLarge { bytes, max }: TooLarge) -> Self {
+        WriteError::DocumentTooLarge { bytes, max }
+    }
+}
+
+/// A write staged but not yet durable.
+#[derive(Debug)]
+struct Unsynced {
+    record: LogRecord,
+}
+
+/// One node's replica. See the module doc.
+#[derive(Debug)]
+pub struct Replica<S> {
+    store: S,
+    node: NodeId,
+    hlc: Hlc,
+    vv: VersionVector,
+    pruned: VersionVector,
+    config: ReplicaConfig,
+    unsynced: Vec<Unsynced>,
+    unsynced_keys: BTreeSet<String>,
+    next_ticket: Ticket,
+}
+
+impl<S: Store> Replica<S> {
+    /// Opens the replica kept in `store`, resuming where its last durable write left it.
+    pub fn open(store: S, config: ReplicaConfig) -> Result<Replica<S>, StoreError> {
+        let node = store.node();
+        let vv = read_meta_vv(&store, MetaKey::VersionVector)?;
+        let pruned = read_meta_vv(&store, MetaKey::Pruned)?;
+        let high_water = match store.meta(MetaKey::HlcHighWater)? {
+            None => NTP64(0),
+            Some(bytes) => NTP64(u64::from_be_bytes(bytes.as_slice().try_into().map_err(
+                |_| StoreError::Corrupt("HLC high-water mark is not 8 bytes".into()),
+            )?)),
+        };
+        Ok(Replica {
+            hlc: Hlc::resume(node, config.max_drift, high_water),
+            store,
+            node,
+            vv,
+            pruned,
+            config,
+            unsynced: Vec::new(),
+            unsynced_keys: BTreeSet::new(),
+            next_ticket: 1,
+        })
+    }
+
+    /// This replica's node.
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// Every dot this replica has applied.
+    pub fn version_vector(&self) -> &VersionVector {
+        &self.vv
+    }
+
+    /// The store underneath (the simulator crashes it).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Hands the store back, dropping unsynced state (a restart reopens it).
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
+    /// The local writes staged since the last sync, oldest first.
+    pub fn unsynced_records(&self) -> impl Iterator<Item = &LogRecord> + '_ {
+        self.unsynced.iter().map(|u| &u.record)
+    }
+
+    /// Whether this replica's state includes the session's causal past.
+    pub fn can_serve(&self, token: &SessionToken) -> bool {
+        self.vv.includes(token.past())
+    }
+
+    /// The document stored under `key`, its context completed with the version vector.
+    pub fn document(&self, key: &str) -> Result<Document, StoreError> {
+        let mut doc = match self.store.doc(key)? {
+            None => Document::default(),
+            Some(bytes) => codec::decode(&bytes, usize::MAX)
+                .map_err(|e| StoreError::Corrupt(format!("document {key:?}: {e}")))?,
+        };
+        doc.extend_context(&self.vv);
+        Ok(doc)
+    }
+
+    /// Reads a document for a session.
+    pub fn read(&self, key: &str, session: Option<&SessionToken>) -> Result<Read, ReadError> {
+        validate_key(key)?;
+        if session.is_some_and(|t| !self.can_serve(t)) {
+            return Err(ReadError::SessionNotReady);
+        }
+        let doc = self.document(key)?;
+        Ok(Read {
+            view: (!doc.is_bottom()).then(|| doc.to_json()),
+            token: self.token_after(session),
+            pending: self.unsynced_keys.contains(key),
+        })
+    }
+
+    /// Validates and stages a batch of ops on one document. Acknowledge it once
+    /// [`sync`](Replica::sync) reports its ticket durable.
+    pub fn write(
+        &mut self,
+        now: NTP64,
+        key: &str,
+        ops: &[Op],
+        session: Option<&SessionToken>,
+    ) -> Result<Written, WriteError> {
+        validate_key(key)?;
+        if session.is_some_and(|t| !self.can_serve(t)) {
+            return Err(WriteError::SessionNotReady);
+        }
+        let mut doc = self.document(key)?;
+        doc.validate(self.node, ops, &self.config.limits)?;
+        let first = self.vv.next_dot(self.node);
+        let count = ops.len() as u64;
+        let delta = doc.apply(ops, first, self.hlc.tick(now));
+        let record = LogRecord {
+            first,
+            count,
+            key: key.to_owned(),
+            delta,
+        };
+        let mut vv = self.vv.clone();
+        vv.insert_range(self.node, first.seq..=first.seq + count - 1);
+        let doc_bytes = self.encode_doc(&mut doc, &vv)?;
+        self.stage(key, doc_bytes, &record, vv)?;
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        let view = doc.to_json();
+        self.unsynced.push(Unsynced { record });
+        Ok(Written {
+            ticket,
+            view,
+            token: self.token_after(session),
+        })
+    }
+
+    /// Makes every staged write durable; returns what may now be acknowledged and sent.
+    pub fn sync(&mut self) -> Result<Synced, StoreError> {
+        self.store.sync()?;
+        self.unsynced_keys.clear();
+        let records = self.unsynced.drain(..).map(|u| u.record).collect();
+        Ok(Synced {
+            durable_through: (self.next_ticket > 1).then(|| self.next_ticket - 1),
+            records,
+        })
+    }
+
+    /// The token a session holds after an operation here: its past and all of ours.
+    fn token_after(&self, session: Option<&SessionToken>) -> SessionToken {
+        let mut token = SessionToken::new(self.vv.clone());
+        if let Some(past) = session {
+            token.merge(past);
+        }
+        token
+    }
+
+    /// Encodes a document for storage with its context completed by `vv`.
+    ///
+    /// `None` (delete it from the store) when it holds nothing and its context is within
+    /// `vv`, which then remembers all it knew. An empty document whose context knows of
+    /// dots this replica has not applied yet (a delete that overtook the write it
+    /// removes) is kept until they arrive, or they would come back to life.
+    fn encode_doc(
+        &self,
+        doc: &mut Document,
+        vv: &VersionVector,
+    ) -> Result<Option<Vec<u8>>, TooLarge> {
+        doc.extend_context(vv);
+        if doc.is_bottom() && vv.includes(doc.context()) {
+            return Ok(None);
+        }
+        let bytes = codec::encode(&*doc);
+        if bytes.len() > self.config.doc_bytes_max {
+            return Err(TooLarge {
+                bytes: bytes.len(),
+                max: self.config.doc_bytes_max,
+            });
+        }
+        Ok(Some(bytes))
+    }
+
+    /// Writes a document, its log record and the new version vector in one atomic batch,
+    /// and adopts the version vector once the store took it.
+    fn stage(
+        &mut self,
+        key: &str,
+        doc: Option<Vec<u8>>,
+        record: &LogRecord,
+        vv: VersionVector,
+    ) -> Result<(), StoreError> {
+        let batch = WriteBatch {
+            docs: vec![(key.to_owned(), doc)],
+            log: vec![(record.first, record.encode())],
+            log_deletes: Vec::new(),
+            meta: vec![
+                (MetaKey::VersionVector, codec::encode(&vv)),
+                (
+                    MetaKey::HlcHighWater,
+                    self.hlc.high_water().0.to_be_bytes().to_vec(),
+                ),
+            ],
+        };
+        self.store.write(batch)?;
+        self.vv = vv;
+        self.unsynced_keys.insert(key.to_owned());
+        Ok(())
+    }
+}
+
+fn read_meta_vv<S: Store>(store: &S, key: MetaKey) -> Result<VersionVector, StoreError> {
+    match store.meta(key)? {
+        None => Ok(VersionVector::new()),
+        Some(bytes) => codec::decode(&bytes, usize::MAX)
+            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", key.name()))),
+    }
+}

@@ -1,0 +1,150 @@
+//! Serving peers: what this replica has that a peer lacks, as log records or, when the
+//! log was pruned below the peer's needs, as a snapshot; and pruning the log.
+
+use lattice_crdt::{codec, DotRange, NodeId, VersionVector};
+
+use super::Replica;
+use crate::log::LogRecord;
+use crate::store::{MetaKey, Store, StoreError, WriteBatch};
+
+/// What a peer needs to catch up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CatchUp {
+    /// Encoded log records the peer lacks, oldest first per origin.
+    Records {
+        /// The records (send as they are; [`Replica::apply_remote`] takes them).
+        records: Vec<Vec<u8>>,
+        /// `false` when the bound cut the answer short: ask again with the new vector.
+        complete: bool,
+    },
+    /// The log no longer holds everything the peer lacks: it needs a snapshot
+    /// ([`Replica::snapshot_page`]).
+    SnapshotNeeded,
+}
+
+/// One page of a snapshot: full documents in key order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SnapshotPage {
+    /// Encoded documents, by key.
+    pub docs: Vec<(String, Vec<u8>)>,
+    /// The cursor for the next page (the last key of this one), or `None` at the end.
+    pub next: Option<String>,
+}
+
+impl<S: Store> Replica<S> {
+    /// The log records `peer` lacks, at most `records_max` of them.
+    pub fn catch_up(
+        &self,
+        peer: &VersionVector,
+        records_max: usize,
+    ) -> Result<CatchUp, StoreError> {
+        let missing = peer.missing_ranges(&self.vv);
+        if missing
+            .iter()
+            .any(|r| r.first <= self.pruned.prefix(r.origin))
+        {
+            return Ok(CatchUp::SnapshotNeeded);
+        }
+        let mut records = Vec::new();
+        for range in missing {
+            if !self.collect_range(range, records_max, &mut records)? {
+                return Ok(CatchUp::Records {
+                    records,
+                    complete: false,
+                });
+            }
+        }
+        Ok(CatchUp::Records {
+            records,
+            complete: true,
+        })
+    }
+
+    /// Appends the records covering `range` to `out`; `false` once `out` is full.
+    fn collect_range(
+        &self,
+        range: DotRange,
+        records_max: usize,
+        out: &mut Vec<Vec<u8>>,
+    ) -> Result<bool, StoreError> {
+        // A batch that began before the range may still cover its start.
+        if let Some((dot, bytes)) = self.store.log_floor(range.origin, range.first)? {
+            if dot.seq < range.first && record_last(&bytes)? >= range.first {
+                if out.len() == records_max {
+                    return Ok(false);
+                }
+                out.push(bytes);
+            }
+        }
+        let mut from = range.first;
+        while from <= range.last {
+            let room = records_max - out.len();
+            if room == 0 {
+                return Ok(false);
+            }
+            let page = self.store.log_range(range.origin, from, range.last, room)?;
+            let Some((last, _)) = page.last() else { break };
+            from = last.seq + 1;
+            out.extend(page.into_iter().map(|(_, bytes)| bytes));
+        }
+        Ok(true)
+    }
+
+    /// Up to `docs_max` documents with keys after `after`. A peer takes this replica's
+    /// version vector first, then pages until `next` is `None`, merging each with
+    /// [`Replica::apply_snapshot_page`], then calls [`Replica::finish_snapshot`] with that
+    /// vector: every page holds at least what the vector promises.
+    pub fn snapshot_page(
+        &self,
+        after: Option<&str>,
+        docs_max: usize,
+    ) -> Result<SnapshotPage, StoreError> {
+        let docs = self.store.docs_after("", after, docs_max.max(1))?;
+        let next = (docs.len() == docs_max.max(1)).then(|| docs[docs.len() - 1].0.clone());
+        Ok(SnapshotPage { docs, next })
+    }
+
+    /// Deletes log records whose dots are all within `stable` (dots every live member
+    /// has), at most `records_max` of them. Returns how many were deleted. Peers that
+    /// still lack a pruned dot get a snapshot instead.
+    pub fn prune_log(
+        &mut self,
+        stable: &VersionVector,
+        records_max: usize,
+    ) -> Result<usize, StoreError> {
+        let mut deletes = Vec::new();
+        let mut pruned = self.pruned.clone();
+        let origins: Vec<NodeId> = stable.ranges().map(|r| r.origin).collect();
+        for origin in origins {
+            let cut = stable.prefix(origin).min(self.vv.prefix(origin));
+            let from = pruned.prefix(origin) + 1;
+            let room = records_max - deletes.len();
+            for (dot, bytes) in self.store.log_range(origin, from, cut, room)? {
+                let last = record_last(&bytes)?;
+                if last > cut {
+                    break;
+                }
+                deletes.push(dot);
+                pruned.insert_range(origin, 1..=last);
+            }
+        }
+        if deletes.is_empty() {
+            return Ok(0);
+        }
+        let count = deletes.len();
+        self.store.write(WriteBatch {
+            log_deletes: deletes,
+            meta: vec![(MetaKey::Pruned, codec::encode(&pruned))],
+            ..WriteBatch::default()
+        })?;
+        self.pruned = pruned;
+        Ok(count)
+    }
+}
+
+/// The last dot's sequence number of a stored record.
+fn record_last(bytes: &[u8]) -> Result<u64, StoreError> {
+    let record: LogRecord = codec::decode(bytes, usize::MAX)
+        .map_err(|e| StoreError::Corrupt(format!("log record: {e}")))?;
+    Ok(record.dots().last)
+}

@@ -1,0 +1,159 @@
+//! Where a replica keeps its state: documents, the delta log and metadata.
+//!
+//! A [`Store`] is a small, synchronous key-value interface with two promises:
+//!
+//! - [`Store::write`] applies a [`WriteBatch`] atomically: after a crash either all of
+//!   it or none of it is there. Reads see it at once.
+//! - [`Store::sync`] makes every batch written so far durable: once it returns, a crash
+//!   (process kill, OS crash, power loss) loses none of them.
+//!
+//! The replica acknowledges a write only after a `sync` that covers it, and one `sync`
+//! covers any number of batches: that is group commit.
+//!
+//! Two implementations: [`SledStore`] on disk for production, and [`MemStore`] in memory
+//! for tests and the simulator, which models a crash by dropping what was not synced.
+
+mod mem;
+mod sled_store;
+
+pub use mem::MemStore;
+pub use sled_store::SledStore;
+
+use lattice_crdt::{Dot, NodeId};
+use thiserror::Error;
+
+/// The version of the on-disk layout. Opening a store with another version is an error.
+pub const STORE_FORMAT_VERSION: u32 = 1;
+
+/// Why a store operation failed. A failed `write` applied nothing; a failed `sync`
+/// leaves earlier batches written but not known to be durable.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store was written by a layout version this build does not read.
+    #[error("store format version {found} is not supported (this build reads version {expected})")]
+    UnsupportedFormat {
+        /// The version found in the store.
+        found: u32,
+        /// The version this build reads and writes.
+        expected: u32,
+    },
+    /// The store belongs to another node.
+    #[error("store belongs to node {found}, not {expected}")]
+    WrongNode {
+        /// The node id recorded in the store.
+        found: NodeId,
+        /// The node id the caller opened it as.
+        expected: NodeId,
+    },
+    /// Stored bytes are not what this build wrote.
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+    /// The disk or the storage engine failed.
+    #[error("storage I/O failed: {0}")]
+    Io(String),
+}
+
+/// Named metadata values the replica keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum MetaKey {
+    /// The replica's version vector (encoded).
+    VersionVector,
+    /// The HLC high-water mark (8 bytes, big-endian NTP64).
+    HlcHighWater,
+    /// Per origin, the highest sequence number pruned from the log (encoded).
+    Pruned,
+}
+
+impl MetaKey {
+    /// The key's name in the store.
+    pub fn name(self) -> &'static str {
+        match self {
+            MetaKey::VersionVector => "version_vector",
+            MetaKey::HlcHighWater => "hlc_high_water",
+            MetaKey::Pruned => "pruned",
+        }
+    }
+}
+
+/// Changes applied together by [`Store::write`]: all or nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteBatch {
+    /// Documents to put (`Some(bytes)`) or delete (`None`), by key.
+    pub docs: Vec<(String, Option<Vec<u8>>)>,
+    /// Delta-log records to put, each under the first dot of its batch.
+    pub log: Vec<(Dot, Vec<u8>)>,
+    /// Delta-log records to delete.
+    pub log_deletes: Vec<Dot>,
+    /// Metadata to put.
+    pub meta: Vec<(MetaKey, Vec<u8>)>,
+}
+
+impl WriteBatch {
+    /// Whether the batch changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+            && self.log.is_empty()
+            && self.log_deletes.is_empty()
+            && self.meta.is_empty()
+    }
+}
+
+/// A replica's storage. See the module doc for the atomicity and durability promises.
+pub trait Store {
+    /// The node this store belongs to (fixed when it was created).
+    fn node(&self) -> NodeId;
+
+    /// A document's bytes, if it exists.
+    fn doc(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Up to `limit` documents with keys greater than `after` (or from the first key),
+    /// in key order, whose keys start with `prefix`.
+    fn docs_after(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+
+    /// The log record stored under the greatest dot of `origin` that is at most `seq`.
+    fn log_floor(&self, origin: NodeId, seq: u64) -> Result<Option<(Dot, Vec<u8>)>, StoreError>;
+
+    /// Up to `limit` log records of `origin` stored under sequence numbers `from..=to`,
+    /// in order.
+    fn log_range(
+        &self,
+        origin: NodeId,
+        from: u64,
+        to: u64,
+        limit: usize,
+    ) -> Result<Vec<(Dot, Vec<u8>)>, StoreError>;
+
+    /// A metadata value.
+    fn meta(&self, key: MetaKey) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Applies `batch` atomically (see the module doc). Not yet durable.
+    fn write(&mut self, batch: WriteBatch) -> Result<(), StoreError>;
+
+    /// Makes every batch written so far durable.
+    fn sync(&mut self) -> Result<(), StoreError>;
+}
+
+/// The log key of a dot: origin then sequence, both big-endian, so byte order is dot order.
+pub(crate) fn log_key(dot: Dot) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&dot.origin.get().to_be_bytes());
+    key[8..].copy_from_slice(&dot.seq.to_be_bytes());
+    key
+}
+
+/// The dot of a log key, or `None` if the key is not one [`log_key`] made.
+pub(crate) fn dot_of_log_key(key: &[u8]) -> Option<Dot> {
+    let key: &[u8; 16] = key.try_into().ok()?;
+    let origin = NodeId::new(u64::from_be_bytes(key[..8].try_into().ok()?))?;
+    Some(Dot::new(
+        origin,
+        u64::from_be_bytes(key[8..].try_into().ok()?),
+    ))
+}

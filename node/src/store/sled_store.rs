@@ -1,0 +1,836 @@
+//! The production [`Store`] on sled 0.34.7, with a `sync` that is really durable.
+//!
+//! # Layout
+//!
+//! Three sled trees in one sled database (a directory): `docs` (document key → bytes),
+//! `log` (`log_key(dot)` → record) and `meta` ([`MetaKey::name`] → bytes, plus
+//! [`NODE_KEY`] and [`FORMAT_KEY`]). A batch is one sled multi-tree transaction.
+//! sled commits it under a batch manifest (`TransactionalTrees::commit` →
+//! `PageCache::pin_log` / `RecoveryGuard::seal_batch`, sled `src/transaction.rs:393-404`,
+//! `src/pagecache/mod.rs:426-433,889-915`), and recovery stops before a batch whose last
+//! record is missing (`src/pagecache/iterator.rs:109-121`), so a batch is recovered whole
+//! or not at all. One tree with key prefixes would go through the same mechanism
+//! (`Tree::apply_batch`, `src/tree.rs:376-401`), so three trees cost nothing extra.
+//!
+//! # What sled's `flush` guarantees on Linux (read from sled 0.34.7's source)
+//!
+//! `Db::flush` (`src/tree.rs:798`) → `PageCache::flush` (`src/pagecache/mod.rs:761`) →
+//! `iobuf::flush` (`src/pagecache/iobuf.rs:1011`) waits until every reserved log
+//! position is "stable". A buffer becomes stable in `IoBufs::write_to_log`
+//! (`src/pagecache/iobuf.rs:569`), which on Linux (without the `io_uring` feature)
+//! does `pwrite` and then `sync_file_range(WAIT_BEFORE | WRITE | WAIT_AFTER)`
+//! (`src/pagecache/iobuf.rs:728-757`); it falls back to `fsync` only when that call is
+//! missing (`ENOSYS`). `sync_file_range(2)` writes the pages out but does not flush the
+//! disk's volatile write cache and writes none of the file's metadata (size, extents).
+//! sled's own upstream issues say so (spacejam/sled#1351, #1452). So when `flush`
+//! returns, the data is in the kernel and on its way to the device:
+//!
+//! - it survives a process kill;
+//! - it may not survive an OS crash: the log grows by appending segments, and the new
+//!   size or extents are only committed by a later `fsync` or the file system's own
+//!   journal commit;
+//! - it may not survive a power loss: it may still be in the disk's volatile cache.
+//!
+//! sled does `fsync` its data file (`db`) elsewhere: its flusher thread every
+//! `flush_every_ms` (default 500 ms, `src/config.rs:238`) after a flush
+//! (`src/flusher.rs:137`), when it truncates the file (`src/pagecache/segment.rs:1103`),
+//! when recovery rewrites a segment (`src/pagecache/snapshot.rs:336,425`) and on drop
+//! (`src/pagecache/logger.rs:467`). So a process left running makes its writes durable
+//! within about half a second, but `flush` returning promises nothing of the kind.
+//!
+//! The other files sled writes, and what it does not sync:
+//!
+//! - `blobs/<lsn>`: a page fragment larger than `segment_size / 4` minus headers (about
+//!   128 KiB with the default 512 KiB segments; `src/pagecache/logger.rs:166-173`) is
+//!   written to its own file (`write_blob`, `src/pagecache/blob_io.rs:65-98`) and never
+//!   `fsync`ed, nor is the `blobs` directory. Leaves split only above 16 entries
+//!   (`src/node.rs:599-606`), so documents of a few KiB are enough to produce blobs.
+//! - `conf`: written once at creation without `fsync` (`src/config.rs:669-683`).
+//! - `snap.<lsn>`: written during recovery (`src/pagecache/snapshot.rs:364-366`),
+//!   `fsync`ed and renamed into place (`src/pagecache/snapshot.rs:512-560`), but the
+//!   directory is never `fsync`ed, so the rename (and the creation of `db`, `conf` and
+//!   `blobs/`) is not durable.
+//!
+//! # What `SledStore` adds
+//!
+//! [`Store::sync`] is `Db::flush`, then an `fsync` of every blob file that appeared since
+//! the last sync and of the `blobs` directory (only when there is one: one `readdir` per
+//! sync), then `fdatasync` of `db` through a handle opened once in [`SledStore::open`]
+//! (`fsync` works on any descriptor of the file). `fdatasync` commits the data, the file
+//! size and the extents and, on file systems with barriers (ext4, xfs by default),
+//! flushes the disk cache. A sync with nothing written since the last one does no I/O.
+//! [`SledStore::open`] flushes and `fsync`s everything once (`db`, `conf`, every blob,
+//! `blobs/`, the store directory and the parent of every directory it created), so a
+//! freshly initialised store, and whatever recovery found, is durable before use.
+//!
+//! Left open: an unsynced batch whose pages went to blob files. Its log record may reach
+//! the disk (by `sync_file_range` or sled's flusher) before its blob does; after an OS
+//! crash or power loss sled's recovery skips a missing blob without a word
+//! (`src/pagecache/iterator.rs:156-163`) and stops at a torn one. Synced batches are not
+//! affected. Only sled can fix this (sync blobs before logging pointers to them).
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+
+use lattice_crdt::{Dot, NodeId};
+use sled::transaction::TransactionError;
+use sled::Transactional;
+
+use super::{
+    dot_of_log_key, log_key, MetaKey, Store, StoreError, WriteBatch, STORE_FORMAT_VERSION,
+};
+
+/// The metadata key of the node id the store belongs to (8 bytes, big-endian).
+const NODE_KEY: &str = "store/node_id";
+/// The metadata key of the layout version (4 bytes, big-endian).
+const FORMAT_KEY: &str = "store/format_version";
+/// A file created (durably) once the store's initialisation is durable. Its contents
+/// are for people; its existence tells a damaged store from a new one.
+const MARKER_FILE: &str = "LATTICE_STORE";
+
+/// A replica's store on disk: documents, delta log and metadata in a sled database.
+///
+/// Single owner: it is `&mut` to write and sync. After a `write` or `sync` fails, every
+/// call fails until the store is reopened: sled may have applied part of the batch in
+/// memory, and Linux may have dropped the pages whose write-back failed, so a retried
+/// `fsync` could succeed without them. Reopening recovers what is really on disk.
+pub struct SledStore {
+    node: NodeId,
+    db: sled::Db,
+    docs: sled::Tree,
+    log: sled::Tree,
+    meta: sled::Tree,
+    files: DiskFiles,
+    /// Whether a batch was written since the last successful sync.
+    unsynced: bool,
+    /// Why the store stopped working, once a write or sync failed.
+    failed: Option<String>,
+}
+
+impl fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SledStore")
+            .field("node", &self.node)
+            .field("dir", &self.files.dir)
+            .field("unsynced", &self.unsynced)
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SledStore {
+    /// Opens the store of `node` in directory `path`, creating and initialising it
+    /// (durably) if it does not exist.
+    ///
+    /// Fails with [`StoreError::UnsupportedFormat`] if the store was written by another
+    /// layout version, [`StoreError::WrongNode`] if it belongs to another node,
+    /// [`StoreError::Corrupt`] if its metadata is unreadable or it is not a lattice
+    /// store, and [`StoreError::Io`] if the directory cannot be used (for instance
+    /// because another process has it open).
+    pub fn open(path: &Path, node: NodeId) -> Result<SledStore, StoreError> {
+        let created = missing_dirs(path);
+        let db = sled::Config::new()
+            .path(path)
+            .open()
+            .map_err(|e| engine_error("open the sled database", e))?;
+        let open_tree = |name: &str| {
+            db.open_tree(name)
+                .map_err(|e| engine_error(&format!("open tree {name}"), e))
+        };
+        let (docs, log, meta) = (open_tree("docs")?, open_tree("log")?, open_tree("meta")?);
+        let files = DiskFiles::open(path)?;
+        let marked = files.is_marked_initialised();
+        let mut store = SledStore {
+            node,
+            db,
+            docs,
+            log,
+            meta,
+            files,
+            unsynced: false,
+            failed: None,
+        };
+        store.check_or_initialise(marked)?;
+        store.files.sync_all_at_open(&store.db, &created)?;
+        if !marked {
+            store.files.mark_initialised(node)?;
+        }
+        Ok(store)
+    }
+
+    /// Checks the recorded format version and node, or records them in a new store.
+    ///
+    /// `marked` says the store was initialised before (its marker file exists): then
+    /// missing metadata means sled lost the data, and starting afresh would reuse this
+    /// node's dots, so it is [`StoreError::Corrupt`].
+    fn check_or_initialise(&mut self, marked: bool) -> Result<(), StoreError> {
+        let Some(format) = self.meta_raw(FORMAT_KEY)? else {
+            if marked {
+                return Err(StoreError::Corrupt(format!(
+                    "{MARKER_FILE} says this store was initialised, but sled recovered no \
+                     lattice metadata: the data file is damaged, emptied or replaced"
+                )));
+            }
+            return self.initialise();
+        };
+        let found = u32::from_be_bytes(fixed_bytes(&format, "format version")?);
+        if found != STORE_FORMAT_VERSION {
+            return Err(StoreError::UnsupportedFormat {
+                found,
+                expected: STORE_FORMAT_VERSION,
+            });
+        }
+        let node = self
+            .meta_raw(NODE_KEY)?
+            .ok_or_else(|| StoreError::Corrupt("the store records no node id".into()))?;
+        let found = NodeId::new(u64::from_be_bytes(fixed_bytes(&node, "node id")?))
+            .ok_or_else(|| StoreError::Corrupt("the store records node id 0".into()))?;
+        if found != self.node {
+            return Err(StoreError::WrongNode {
+                found,
+                expected: self.node,
+            });
+        }
+        Ok(())
+    }
+
+    /// Records the format version and node id in a store that has no data yet.
+    fn initialise(&mut self) -> Result<(), StoreError> {
+        let has_data = |tree: &sled::Tree| !tree.is_empty();
+        if has_data(&self.docs) || has_data(&self.log) || has_data(&self.meta) {
+            return Err(StoreError::Corrupt(
+                "the database has data but no lattice format version".into(),
+            ));
+        }
+        let mut batch = sled::Batch::default();
+        batch.insert(FORMAT_KEY, &STORE_FORMAT_VERSION.to_be_bytes());
+        batch.insert(NODE_KEY, &self.node.get().to_be_bytes());
+        self.meta
+            .apply_batch(batch)
+            .map_err(|e| engine_error("initialise the store", e))
+    }
+
+    fn meta_raw(&self, key: &str) -> Result<Option<sled::IVec>, StoreError> {
+        self.meta
+            .get(key)
+            .map_err(|e| engine_error(&format!("read metadata {key}"), e))
+    }
+
+    /// Refuses every call after a write or sync failed (see the type's doc).
+    fn check_usable(&self) -> Result<(), StoreError> {
+        match &self.failed {
+            None => Ok(()),
+            Some(why) => Err(StoreError::Io(format!(
+                "an earlier write or sync failed ({why}); reopen the store"
+            ))),
+        }
+    }
+
+    /// Remembers a failed write or sync, so that later calls fail too.
+    fn poison_on_error<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(error) = &result {
+            self.failed = Some(error.to_string());
+        }
+        result
+    }
+
+    /// Applies a batch as one sled transaction over the three trees.
+    fn transact(&self, batch: &WriteBatch) -> Result<(), StoreError> {
+        let trees = (&self.docs, &self.log, &self.meta);
+        let result = trees.transaction(|(docs, log, meta)| {
+            for (key, value) in &batch.docs {
+                match value {
+                    Some(bytes) => docs.insert(key.as_bytes(), bytes.as_slice())?,
+                    None => docs.remove(key.as_bytes())?,
+                };
+            }
+            for (dot, record) in &batch.log {
+                log.insert(&log_key(*dot)[..], record.as_slice())?;
+            }
+            for dot in &batch.log_deletes {
+                log.remove(&log_key(*dot)[..])?;
+            }
+            for (key, value) in &batch.meta {
+                meta.insert(key.name(), value.as_slice())?;
+            }
+            Ok::<(), sled::transaction::ConflictableTransactionError<std::convert::Infallible>>(())
+        });
+        match result {
+            Ok(()) => Ok(()),
+            Err(TransactionError::Storage(e)) => Err(engine_error("write a batch", e)),
+            Err(TransactionError::Abort(never)) => match never {},
+        }
+    }
+}
+
+impl Store for SledStore {
+    fn node(&self) -> NodeId {
+        self.node
+    }
+
+    fn doc(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.check_usable()?;
+        let value = self
+            .docs
+            .get(key)
+            .map_err(|e| engine_error("read a document", e))?;
+        Ok(value.map(|v| v.to_vec()))
+    }
+
+    fn docs_after(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.check_usable()?;
+        // Keys with a common prefix are contiguous; a cursor before the prefix is moot.
+        let start = match after {
+            Some(after) if after >= prefix => Bound::Excluded(after.as_bytes()),
+            _ => Bound::Included(prefix.as_bytes()),
+        };
+        let mut page = Vec::new();
+        for entry in self.docs.range::<&[u8], _>((start, Bound::Unbounded)) {
+            if page.len() >= limit {
+                break;
+            }
+            let (key, value) = entry.map_err(|e| engine_error("list documents", e))?;
+            if !key.starts_with(prefix.as_bytes()) {
+                break;
+            }
+            let key = String::from_utf8(key.to_vec()).map_err(|e| {
+                StoreError::Corrupt(format!("document key {:?} is not UTF-8", e.as_bytes()))
+            })?;
+            page.push((key, value.to_vec()));
+        }
+        Ok(page)
+    }
+
+    fn log_floor(&self, origin: NodeId, seq: u64) -> Result<Option<(Dot, Vec<u8>)>, StoreError> {
+        self.check_usable()?;
+        let range = log_key(Dot::new(origin, 0))..=log_key(Dot::new(origin, seq));
+        match self.log.range(range).next_back() {
+            None => Ok(None),
+            Some(entry) => log_entry(entry).map(Some),
+        }
+    }
+
+    fn log_range(
+        &self,
+        origin: NodeId,
+        from: u64,
+        to: u64,
+        limit: usize,
+    ) -> Result<Vec<(Dot, Vec<u8>)>, StoreError> {
+        self.check_usable()?;
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let range = log_key(Dot::new(origin, from))..=log_key(Dot::new(origin, to));
+        self.log.range(range).take(limit).map(log_entry).collect()
+    }
+
+    fn meta(&self, key: MetaKey) -> Result<Option<Vec<u8>>, StoreError> {
+        self.check_usable()?;
+        Ok(self.meta_raw(key.name())?.map(|v| v.to_vec()))
+    }
+
+    fn write(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
+        self.check_usable()?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let result = self.transact(&batch);
+        self.poison_on_error(result)?;
+        self.unsynced = true;
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), StoreError> {
+        self.check_usable()?;
+        if !self.unsynced {
+            return Ok(());
+        }
+        let result = self.files.sync(&self.db);
+        self.poison_on_error(result)?;
+        self.unsynced = false;
+        Ok(())
+    }
+}
+
+/// The files sled writes that `sync` must `fsync` itself (see the module doc).
+struct DiskFiles {
+    /// The store's directory.
+    dir: PathBuf,
+    /// sled's data file `db`, opened once so that a sync costs no `open`.
+    db_file: File,
+    /// The blob files already `fsync`ed, by name.
+    synced_blobs: BTreeSet<OsString>,
+}
+
+impl DiskFiles {
+    fn open(dir: &Path) -> Result<DiskFiles, StoreError> {
+        let path = dir.join("db");
+        let db_file = File::open(&path).map_err(|e| io_error("open", &path, e))?;
+        Ok(DiskFiles {
+            dir: dir.to_path_buf(),
+            db_file,
+            synced_blobs: BTreeSet::new(),
+        })
+    }
+
+    /// Makes every write sled accepted so far durable: flush, new blobs, `fdatasync`.
+    fn sync(&mut self, db: &sled::Db) -> Result<(), StoreError> {
+        db.flush()
+            .map_err(|e| engine_error("flush sled's log", e))?;
+        self.sync_new_blobs()?;
+        self.db_file
+            .sync_data()
+            .map_err(|e| io_error("fdatasync", &self.dir.join("db"), e))
+    }
+
+    /// Once at open: everything sled wrote, and every directory entry leading to it.
+    fn sync_all_at_open(&mut self, db: &sled::Db, created: &[PathBuf]) -> Result<(), StoreError> {
+        db.flush()
+            .map_err(|e| engine_error("flush sled's log", e))?;
+        self.sync_new_blobs()?;
+        fsync(&self.dir.join("conf"))?;
+        self.db_file
+            .sync_all()
+            .map_err(|e| io_error("fsync", &self.dir.join("db"), e))?;
+        fsync(&self.dir)?;
+        for dir in created {
+            fsync(dir)?;
+            fsync(parent_dir(dir))?;
+        }
+        Ok(())
+    }
+
+    fn is_marked_initialised(&self) -> bool {
+        self.dir.join(MARKER_FILE).exists()
+    }
+
+    /// Creates the marker file, once the initialised store is durable.
+    fn mark_initialised(&self, node: NodeId) -> Result<(), StoreError> {
+        let marker = self.dir.join(MARKER_FILE);
+        let text = format!(
+            "lattice store of node {node}, format version {STORE_FORMAT_VERSION}, on sled 0.34\n"
+        );
+        std::fs::write(&marker, text).map_err(|e| io_error("write", &marker, e))?;
+        fsync(&marker)?;
+        fsync(&self.dir)
+    }
+
+    /// `fsync`s the blob files that appeared since the last call, then their directory.
+    fn sync_new_blobs(&mut self) -> Result<(), StoreError> {
+        let blobs = self.dir.join("blobs");
+        let listing = std::fs::read_dir(&blobs).map_err(|e| io_error("list", &blobs, e))?;
+        let mut names = BTreeSet::new();
+        for entry in listing {
+            names.insert(entry.map_err(|e| io_error("list", &blobs, e))?.file_name());
+        }
+        let new: Vec<&OsString> = names.difference(&self.synced_blobs).collect();
+        for name in &new {
+            match File::open(blobs.join(name)) {
+                Ok(file) => file
+                    .sync_all()
+                    .map_err(|e| io_error("fsync", &blobs.join(name), e))?,
+                // sled removed it meanwhile: nothing left to make durable.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_error("open", &blobs.join(name), e)),
+            }
+        }
+        if !new.is_empty() {
+            fsync(&blobs)?;
+        }
+        self.synced_blobs = names;
+        Ok(())
+    }
+}
+
+/// `fsync`s a file or a directory by path.
+fn fsync(path: &Path) -> Result<(), StoreError> {
+    let file = File::open(path).map_err(|e| io_error("open", path, e))?;
+    file.sync_all().map_err(|e| io_error("fsync", path, e))
+}
+
+/// The directories `path` and its ancestors that do not exist yet, deepest first: sled
+/// creates them, and their entries in their parents must be made durable.
+fn missing_dirs(path: &Path) -> Vec<PathBuf> {
+    path.ancestors()
+        .take_while(|dir| !dir.as_os_str().is_empty() && !dir.exists())
+        .map(Path::to_path_buf)
+        .collect()
+}
+
+/// The directory holding `path` (`.` for a bare relative name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
+/// Decodes one entry of the `log` tree.
+fn log_entry(entry: sled::Result<(sled::IVec, sled::IVec)>) -> Result<(Dot, Vec<u8>), StoreError> {
+    let (key, record) = entry.map_err(|e| engine_error("read the log", e))?;
+    let dot = dot_of_log_key(&key)
+        .ok_or_else(|| StoreError::Corrupt(format!("log key {:?} is not a dot", &key[..])))?;
+    Ok((dot, record.to_vec()))
+}
+
+/// The `N` bytes of a fixed-size metadata value.
+fn fixed_bytes<const N: usize>(value: &[u8], what: &str) -> Result<[u8; N], StoreError> {
+    value.try_into().map_err(|_| {
+        StoreError::Corrupt(format!("the {what} is {} bytes long, not {N}", value.len()))
+    })
+}
+
+/// A sled failure, saying what the store was doing.
+fn engine_error(doing: &str, error: sled::Error) -> StoreError {
+    match error {
+        sled::Error::Corruption { at, .. } => StoreError::Corrupt(format!(
+            "sled found corrupt data (at {at:?}) while trying to {doing}"
+        )),
+        sled::Error::Unsupported(why) => {
+            StoreError::Corrupt(format!("sled cannot {doing} in this database: {why}"))
+        }
+        sled::Error::Io(e) => StoreError::Io(format!("{doing}: {e}")),
+        other => StoreError::Io(format!("sled failed to {doing}: {other}")),
+    }
+}
+
+/// A file-system failure, saying on what.
+fn io_error(doing: &str, path: &Path, error: io::Error) -> StoreError {
+    StoreError::Io(format!("{doing} {}: {error}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+
+    use tempfile::TempDir;
+
+    use super::*;
+    use crate::store::mem::tests::contract::{
+        assert_matches_model, dot, dots, node, put_docs, sample_steps, Model, NODE,
+    };
+    use crate::store::mem::tests::store_contract_tests;
+
+    fn fresh() -> (TempDir, SledStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(&dir.path().join("store"), NODE).unwrap();
+        (dir, store)
+    }
+
+    store_contract_tests!(fresh);
+
+    fn reopen(store: SledStore, as_node: NodeId) -> Result<SledStore, StoreError> {
+        let dir = store.files.dir.clone();
+        drop(store);
+        SledStore::open(&dir, as_node)
+    }
+
+    /// Writes `value` under a raw key of the meta tree, bypassing the store.
+    fn put_raw_meta(store: &SledStore, key: &str, value: &[u8]) {
+        store.meta.insert(key, value).unwrap();
+    }
+
+    #[test]
+    fn fresh_directory_is_initialised_with_format_and_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a").join("b").join("store");
+        let store = SledStore::open(&path, NODE).unwrap();
+        let format = store.meta_raw(FORMAT_KEY).unwrap().unwrap();
+        assert_eq!(&format[..], STORE_FORMAT_VERSION.to_be_bytes());
+        assert_eq!(
+            &store.meta_raw(NODE_KEY).unwrap().unwrap()[..],
+            NODE.get().to_be_bytes()
+        );
+        for file in ["db", "conf", "blobs"] {
+            assert!(path.join(file).exists(), "sled wrote {file}");
+        }
+        let store = reopen(store, NODE).unwrap();
+        assert_eq!(store.node(), NODE);
+    }
+
+    #[test]
+    fn interrupted_initialisation_is_completed_on_reopen() {
+        let (_dir, store) = fresh();
+        let marker = store.files.dir.join(MARKER_FILE);
+        let text = std::fs::read_to_string(&marker).unwrap();
+        assert_eq!(
+            text,
+            "lattice store of node 7, format version 1, on sled 0.34\n"
+        );
+        std::fs::remove_file(&marker).unwrap(); // as if the first open died just before
+        let store = reopen(store, NODE).unwrap();
+        assert!(marker.exists());
+        assert_eq!(store.node(), NODE);
+    }
+
+    #[test]
+    fn internal_meta_keys_never_collide_with_meta_key_names() {
+        for key in [
+            MetaKey::VersionVector,
+            MetaKey::HlcHighWater,
+            MetaKey::Pruned,
+        ] {
+            assert!(![NODE_KEY, FORMAT_KEY].contains(&key.name()));
+        }
+    }
+
+    #[test]
+    fn reopen_after_sync_keeps_everything() {
+        let (_dir, mut store) = fresh();
+        let mut model = Model::default();
+        for (batch, _) in sample_steps() {
+            store.write(batch.clone()).unwrap();
+            model.unsynced.push(batch);
+        }
+        store.sync().unwrap();
+        model.sync();
+        let store = reopen(store, NODE).unwrap();
+        assert_matches_model(&store, &model);
+    }
+
+    #[test]
+    fn open_rejects_another_format_version() {
+        let (_dir, store) = fresh();
+        put_raw_meta(&store, FORMAT_KEY, &2u32.to_be_bytes());
+        let error = reopen(store, NODE).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                StoreError::UnsupportedFormat {
+                    found: 2,
+                    expected: 1
+                }
+            ),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "store format version 2 is not supported (this build reads version 1)"
+        );
+    }
+
+    #[test]
+    fn open_rejects_another_nodes_store() {
+        let (_dir, store) = fresh();
+        let error = reopen(store, node(8)).unwrap_err();
+        assert!(matches!(error, StoreError::WrongNode { found, expected }
+            if found == NODE && expected == node(8)));
+        assert_eq!(error.to_string(), "store belongs to node 7, not 8");
+    }
+
+    /// Opens a store, lets `damage` write raw metadata, and returns the reopen error.
+    fn reopen_after(damage: impl FnOnce(&SledStore)) -> StoreError {
+        let (_dir, store) = fresh();
+        damage(&store);
+        reopen(store, NODE).unwrap_err()
+    }
+
+    #[test]
+    fn malformed_metadata_is_corrupt_not_a_panic() {
+        let short_format = reopen_after(|s| put_raw_meta(s, FORMAT_KEY, &[0, 1]));
+        assert_eq!(
+            short_format.to_string(),
+            "corrupt store: the format version is 2 bytes long, not 4"
+        );
+        let zero_node = reopen_after(|s| put_raw_meta(s, NODE_KEY, &[0; 8]));
+        assert!(matches!(zero_node, StoreError::Corrupt(_)), "{zero_node:?}");
+        let long_node = reopen_after(|s| put_raw_meta(s, NODE_KEY, &[0; 9]));
+        assert!(matches!(long_node, StoreError::Corrupt(_)), "{long_node:?}");
+        let no_node = reopen_after(|s| {
+            s.meta.remove(NODE_KEY).unwrap();
+        });
+        assert!(matches!(no_node, StoreError::Corrupt(_)), "{no_node:?}");
+    }
+
+    #[test]
+    fn database_without_lattice_metadata_is_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        db.open_tree("docs")
+            .unwrap()
+            .insert("a", "someone else's data")
+            .unwrap();
+        drop(db);
+        let error = SledStore::open(dir.path(), NODE).unwrap_err();
+        assert!(matches!(error, StoreError::Corrupt(_)), "{error:?}");
+    }
+
+    #[test]
+    fn malformed_keys_read_as_corrupt_not_a_panic() {
+        let (_dir, store) = fresh();
+        let mut long_key = log_key(dot(1, 5)).to_vec();
+        long_key.push(0);
+        store.log.insert(long_key, "x").unwrap();
+        let range = store.log_range(node(1), 0, u64::MAX, 10).unwrap_err();
+        assert!(matches!(range, StoreError::Corrupt(_)), "{range:?}");
+        let floor = store.log_floor(node(1), 6).unwrap_err();
+        assert!(matches!(floor, StoreError::Corrupt(_)), "{floor:?}");
+        store.docs.insert([b'a', 0xff], "x").unwrap();
+        let listing = store.docs_after("a", None, 10).unwrap_err();
+        assert_eq!(
+            listing.to_string(),
+            "corrupt store: document key [97, 255] is not UTF-8"
+        );
+    }
+
+    #[test]
+    fn damaged_data_file_is_an_error_not_a_panic() {
+        let (_dir, mut store) = fresh();
+        for (batch, _) in sample_steps() {
+            store.write(batch).unwrap();
+        }
+        store.sync().unwrap();
+        let path = store.files.dir.join("db");
+        drop(store);
+        let length = std::fs::metadata(&path).unwrap().len();
+        let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.write_all(&vec![0xA5; usize::try_from(length).unwrap()])
+            .unwrap();
+        drop(file);
+        // sled 0.34.7 recovers an empty database from this; the marker file tells the
+        // store it is not new, so it refuses instead of starting afresh.
+        let error = SledStore::open(path.parent().unwrap(), NODE).unwrap_err();
+        assert!(matches!(error, StoreError::Corrupt(_)), "{error:?}");
+    }
+
+    #[test]
+    fn second_open_of_an_open_store_is_an_io_error() {
+        let (dir, _store) = fresh();
+        let error = SledStore::open(&dir.path().join("store"), NODE).unwrap_err();
+        assert!(matches!(error, StoreError::Io(_)), "{error:?}");
+    }
+
+    #[test]
+    fn sync_makes_blob_files_durable_and_remembers_them() {
+        let (_dir, mut store) = fresh();
+        // One document over sled's blob threshold (about 128 KiB) goes to a blob file.
+        let big = vec![7u8; 200 * 1024];
+        store.write(put_docs(&[("big", &big)])).unwrap();
+        store.sync().unwrap();
+        let blobs = std::fs::read_dir(store.files.dir.join("blobs")).unwrap();
+        let on_disk: BTreeSet<OsString> = blobs.map(|e| e.unwrap().file_name()).collect();
+        assert!(!on_disk.is_empty(), "the test needs a blob to exist");
+        assert!(on_disk.is_subset(&store.files.synced_blobs));
+        let store = reopen(store, NODE).unwrap();
+        assert_eq!(store.doc("big").unwrap(), Some(big));
+    }
+
+    #[test]
+    fn a_failed_store_refuses_every_call_until_reopened() {
+        let (_dir, mut store) = fresh();
+        store.write(put_docs(&[("a", b"1")])).unwrap();
+        let failure = store.poison_on_error::<()>(Err(StoreError::Io("disk on fire".into())));
+        assert!(failure.is_err());
+        let refused = store.sync().unwrap_err().to_string();
+        assert!(
+            refused.contains("disk on fire") && refused.contains("reopen"),
+            "{refused}"
+        );
+        assert!(store.doc("a").is_err());
+        assert!(store.write(put_docs(&[("b", b"1")])).is_err());
+        let store = reopen(store, NODE).unwrap();
+        assert_eq!(
+            store.doc("a").unwrap(),
+            Some(b"1".to_vec()),
+            "sled flushes on close"
+        );
+    }
+
+    /// The environment variable that makes `child_writes_batches_until_killed` run.
+    const KILL_DIR_ENV: &str = "LATTICE_STORE_KILL_DIR";
+    /// A batch count after which the child is killed, while it keeps writing.
+    const KILL_AFTER_SYNCED: u64 = 40;
+
+    /// Batch `i` of the kill test: a counter in three places and a pruned log tail.
+    fn numbered_batch(i: u64) -> WriteBatch {
+        WriteBatch {
+            docs: vec![("last".into(), Some(i.to_be_bytes().to_vec()))],
+            log: vec![(dot(7, i), i.to_be_bytes().to_vec())],
+            log_deletes: i
+                .checked_sub(3)
+                .filter(|s| *s > 0)
+                .map(|s| dot(7, s))
+                .into_iter()
+                .collect(),
+            meta: vec![(MetaKey::VersionVector, i.to_be_bytes().to_vec())],
+        }
+    }
+
+    /// Run in a child process by the test below: writes numbered batches, syncs every
+    /// fifth and reports it on stdout, until killed.
+    #[test]
+    #[ignore = "a helper process for kill_mid_write_recovers_a_prefix_of_whole_batches"]
+    fn child_writes_batches_until_killed() {
+        let Some(dir) = std::env::var_os(KILL_DIR_ENV) else {
+            return;
+        };
+        let mut store = SledStore::open(Path::new(&dir), NODE).unwrap();
+        for i in 1.. {
+            store.write(numbered_batch(i)).unwrap();
+            if i % 5 == 0 {
+                store.sync().unwrap();
+                println!("synced {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn kill_mid_write_recovers_a_prefix_of_whole_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let module = module_path!().split_once("::").map_or("", |(_, rest)| rest);
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                &format!("{module}::child_writes_batches_until_killed"),
+                "--exact",
+            ])
+            .args(["--ignored", "--nocapture", "--test-threads=1"])
+            .env(KILL_DIR_ENV, dir.path())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut synced = 0;
+        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+            if let Some(n) = line.unwrap().strip_prefix("synced ") {
+                synced = n.parse().unwrap();
+            }
+            if synced >= KILL_AFTER_SYNCED {
+                child.kill().unwrap(); // SIGKILL: no destructor, no flush
+                break;
+            }
+        }
+        child.wait().unwrap();
+        assert!(synced >= KILL_AFTER_SYNCED, "the child never got there");
+        assert_recovered_prefix(&SledStore::open(dir.path(), NODE).unwrap(), synced);
+    }
+
+    /// Asserts the store holds exactly batches `1..=n` of `numbered_batch` for some
+    /// `n >= synced`: every synced batch, and each later one whole or not at all.
+    fn assert_recovered_prefix(store: &SledStore, synced: u64) {
+        let counter = store.meta(MetaKey::VersionVector).unwrap().unwrap();
+        let n = u64::from_be_bytes(counter.try_into().unwrap());
+        assert!(
+            n >= synced,
+            "lost synced batches: recovered {n}, synced {synced}"
+        );
+        assert_eq!(store.doc("last").unwrap(), Some(n.to_be_bytes().to_vec()));
+        let tail: Vec<Dot> = (n.saturating_sub(2).max(1)..=n)
+            .map(|i| dot(7, i))
+            .collect();
+        assert_eq!(
+            dots(&store.log_range(node(7), 0, u64::MAX, 10).unwrap()),
+            tail
+        );
+    }
+}
