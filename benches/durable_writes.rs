@@ -1,9 +1,9 @@
 //! Durable writes through the real `SledStore` with group commit, against the disk's
 //! physical limit measured in the same run.
 //!
-//! For 1, 16 and 256 concurrent writers (threads), each write is one increment on the
-//! writer's own document, acknowledged only after the replica's sync (sled flush plus
-//! fsync). Printed: writes per second and p50/p99 acknowledgement latency. Beside it, the
+//! For 1, 16 and 256 concurrent writers (tasks on a one-thread tokio runtime, as the
+//! server will have them), each write is one increment on the writer's own document,
+//! acknowledged only after the replica's sync (sled flush plus fsync). Printed: writes per second and p50/p99 acknowledgement latency. Beside it, the
 //! cost of a raw `fdatasync` after a 4 KiB append to a file in the same directory, and
 //! the ratio of the 1-writer p50 to it.
 //!
@@ -13,8 +13,6 @@
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Barrier};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use lattice_crdt::{NodeId, Op};
@@ -57,41 +55,44 @@ struct Figures {
     p99: Duration,
 }
 
-/// Runs `writers` threads of one-increment writes against a fresh sled replica.
+/// Runs `writers` tasks of one-increment writes against a fresh sled replica.
 fn durable_writes(dir: &Path, writers: usize) -> Figures {
     let store = SledStore::open(&dir.join(format!("w{writers}")), NodeId::new(1).unwrap())
         .expect("open sled store");
     let replica = Replica::open(store, ReplicaConfig::default()).expect("open replica");
     let runtime = Runtime::start(replica, QUEUE_LEN_DEFAULT);
-    let barrier = Arc::new(Barrier::new(writers));
-    let threads: Vec<_> = (0..writers)
-        .map(|w| {
-            let handle = runtime.handle();
-            let barrier = Arc::clone(&barrier);
-            thread::spawn(move || {
-                let key = format!("bench/writer-{w}");
-                let op = Op::Increment {
-                    field: "n".into(),
-                    by: 1,
-                };
-                let mut latencies = Vec::new();
-                barrier.wait();
-                let start = Instant::now();
-                while start.elapsed() < RUN_TIME {
-                    let t = Instant::now();
-                    handle
-                        .write(&key, vec![op.clone()], None)
-                        .expect("durable write");
-                    latencies.push(t.elapsed());
-                }
-                latencies
+    let tasks = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("tokio runtime");
+    let mut latencies: Vec<Duration> = tasks.block_on(async {
+        let writers: Vec<_> = (0..writers)
+            .map(|w| {
+                let handle = runtime.handle();
+                tokio::task::spawn(async move {
+                    let key = format!("bench/writer-{w}");
+                    let op = Op::Increment {
+                        field: "n".into(),
+                        by: 1,
+                    };
+                    let mut latencies = Vec::new();
+                    let start = Instant::now();
+                    while start.elapsed() < RUN_TIME {
+                        let t = Instant::now();
+                        let written = handle.write_async(&key, vec![op.clone()], None).await;
+                        written.expect("durable write");
+                        latencies.push(t.elapsed());
+                    }
+                    latencies
+                })
             })
-        })
-        .collect();
-    let mut latencies: Vec<Duration> = threads
-        .into_iter()
-        .flat_map(|t| t.join().expect("writer thread"))
-        .collect();
+            .collect();
+        let mut all = Vec::new();
+        for w in writers {
+            all.extend(w.await.expect("writer task"));
+        }
+        all
+    });
     runtime.stop().expect("clean stop");
     latencies.sort();
     Figures {

@@ -124,7 +124,7 @@ impl Cluster {
                 None => break,
             }
         }
-        self.replicas[into].finish_snapshot(&base).unwrap();
+        self.replicas[into].finish_snapshot(&base);
     }
 
     /// Prunes `at`'s log below what every replica has (the stable cut).

@@ -2,10 +2,11 @@
 //! [`Store`], as a sans-IO state machine.
 //!
 //! Every input carries `now` (the caller's wall clock, fed to the HLC); nothing here
-//! reads a clock, spawns, or waits. Writes are staged in the store at once and become
-//! acknowledgeable only after a [`Replica::sync`] that covers them; one sync covers
-//! every write staged before it (group commit). Deltas leave the node only after that
-//! sync too, so a crash can never take back a write that a client or a peer has seen.
+//! reads a clock, spawns, or waits. Changes are staged in memory and become durable,
+//! and acknowledgeable, only at the next [`Replica::sync`], which writes everything
+//! staged since the last one as one atomic store batch and syncs it once (group
+//! commit). Deltas leave the node only after that sync too, so a crash can never take
+//! back a write that a client or a peer has seen.
 //!
 //! Restart: [`Replica::open`] reads the version vector, the HLC high-water mark and the
 //! pruning point from the store. The next local dot follows the highest local dot in the
@@ -15,11 +16,11 @@
 
 mod remote;
 mod serve;
+mod staged;
 
 pub use remote::ApplyError;
 pub use serve::{CatchUp, SnapshotPage};
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use lattice_crdt::{
@@ -30,8 +31,9 @@ use thiserror::Error;
 
 use crate::key::{validate_key, KeyError};
 use crate::log::LogRecord;
-use crate::store::{MetaKey, Store, StoreError, WriteBatch};
+use crate::store::{MetaKey, Store, StoreError};
 use crate::token::SessionToken;
+use staged::{load, Staged};
 
 /// Settings of a replica. Defaults suit interactive apps.
 #[derive(Clone, Debug)]
@@ -134,25 +136,6 @@ pub enum ReadError {
     Store(#[from] StoreError),
 }
 
-/// A document that would be larger than [`ReplicaConfig::doc_bytes_max`].
-#[derive(Debug)]
-struct TooLarge {
-    bytes: usize,
-    max: usize,
-}
-
-impl From<TooLarge> for WriteError {
-    fn from(TooLarge { bytes, max }: TooLarge) -> Self {
-        WriteError::DocumentTooLarge { bytes, max }
-    }
-}
-
-/// A write staged but not yet durable.
-#[derive(Debug)]
-struct Unsynced {
-    record: LogRecord,
-}
-
 /// One node's replica. See the module doc.
 #[derive(Debug)]
 pub struct Replica<S> {
@@ -162,8 +145,7 @@ pub struct Replica<S> {
     vv: VersionVector,
     pruned: VersionVector,
     config: ReplicaConfig,
-    unsynced: Vec<Unsynced>,
-    unsynced_keys: BTreeSet<String>,
+    staged: Staged,
     next_ticket: Ticket,
 }
 
@@ -186,8 +168,7 @@ impl<S: Store> Replica<S> {
             vv,
             pruned,
             config,
-            unsynced: Vec::new(),
-            unsynced_keys: BTreeSet::new(),
+            staged: Staged::default(),
             next_ticket: 1,
         })
     }
@@ -207,14 +188,15 @@ impl<S: Store> Replica<S> {
         &self.store
     }
 
-    /// Hands the store back, dropping unsynced state (a restart reopens it).
+    /// Hands the store back, dropping everything not yet synced, as a crash would (a
+    /// restart reopens it).
     pub fn into_store(self) -> S {
         self.store
     }
 
     /// The local writes staged since the last sync, oldest first.
     pub fn unsynced_records(&self) -> impl Iterator<Item = &LogRecord> + '_ {
-        self.unsynced.iter().map(|u| &u.record)
+        self.staged.records()
     }
 
     /// Whether this replica's state includes the session's causal past.
@@ -222,12 +204,12 @@ impl<S: Store> Replica<S> {
         self.vv.includes(token.past())
     }
 
-    /// The document stored under `key`, its context completed with the version vector.
+    /// The document under `key` (staged or stored), its context completed with the
+    /// version vector.
     pub fn document(&self, key: &str) -> Result<Document, StoreError> {
-        let mut doc = match self.store.doc(key)? {
-            None => Document::default(),
-            Some(bytes) => codec::decode(&bytes, usize::MAX)
-                .map_err(|e| StoreError::Corrupt(format!("document {key:?}: {e}")))?,
+        let mut doc = match self.staged.doc(key) {
+            Some(staged) => staged.clone(),
+            None => load(&self.store, key)?.0,
         };
         doc.extend_context(&self.vv);
         Ok(doc)
@@ -243,7 +225,7 @@ impl<S: Store> Replica<S> {
         Ok(Read {
             view: (!doc.is_bottom()).then(|| doc.to_json()),
             token: self.token_after(session),
-            pending: self.unsynced_keys.contains(key),
+            pending: self.staged.is_changed(key),
         })
     }
 
@@ -260,25 +242,31 @@ impl<S: Store> Replica<S> {
         if session.is_some_and(|t| !self.can_serve(t)) {
             return Err(WriteError::SessionNotReady);
         }
-        let mut doc = self.document(key)?;
-        doc.validate(self.node, ops, &self.config.limits)?;
+        let entry = self.staged.entry(&self.store, &self.vv, key)?;
+        entry.doc.validate(self.node, ops, &self.config.limits)?;
+        let bytes = entry.bytes + ops_bytes_estimate(ops);
+        if bytes > self.config.doc_bytes_max {
+            return Err(WriteError::DocumentTooLarge {
+                bytes,
+                max: self.config.doc_bytes_max,
+            });
+        }
         let first = self.vv.next_dot(self.node);
         let count = ops.len() as u64;
-        let delta = doc.apply(ops, first, self.hlc.tick(now));
-        let record = LogRecord {
+        let delta = entry.doc.apply(ops, first, self.hlc.tick(now));
+        entry.bytes = bytes;
+        entry.changed = true;
+        let view = entry.doc.to_json();
+        self.vv
+            .insert_range(self.node, first.seq..=first.seq + count - 1);
+        self.staged.push_local(LogRecord {
             first,
             count,
             key: key.to_owned(),
             delta,
-        };
-        let mut vv = self.vv.clone();
-        vv.insert_range(self.node, first.seq..=first.seq + count - 1);
-        let doc_bytes = self.encode_doc(&mut doc, &vv)?;
-        self.stage(key, doc_bytes, &record, vv)?;
+        });
         let ticket = self.next_ticket;
         self.next_ticket += 1;
-        let view = doc.to_json();
-        self.unsynced.push(Unsynced { record });
         Ok(Written {
             ticket,
             view,
@@ -288,13 +276,28 @@ impl<S: Store> Replica<S> {
 
     /// Makes every staged write durable; returns what may now be acknowledged and sent.
     pub fn sync(&mut self) -> Result<Synced, StoreError> {
+        let staged = std::mem::take(&mut self.staged);
+        let (batch, records) = staged.into_batch(&self.vv, self.meta());
+        if !batch.is_empty() {
+            self.store.write(batch)?;
+        }
         self.store.sync()?;
-        self.unsynced_keys.clear();
-        let records = self.unsynced.drain(..).map(|u| u.record).collect();
         Ok(Synced {
             durable_through: (self.next_ticket > 1).then(|| self.next_ticket - 1),
             records,
         })
+    }
+
+    /// The metadata written with every sync.
+    fn meta(&self) -> Vec<(MetaKey, Vec<u8>)> {
+        vec![
+            (MetaKey::VersionVector, codec::encode(&self.vv)),
+            (
+                MetaKey::HlcHighWater,
+                self.hlc.high_water().0.to_be_bytes().to_vec(),
+            ),
+            (MetaKey::Pruned, codec::encode(&self.pruned)),
+        ]
     }
 
     /// The token a session holds after an operation here: its past and all of ours.
@@ -305,58 +308,21 @@ impl<S: Store> Replica<S> {
         }
         token
     }
+}
 
-    /// Encodes a document for storage with its context completed by `vv`.
-    ///
-    /// `None` (delete it from the store) when it holds nothing and its context is within
-    /// `vv`, which then remembers all it knew. An empty document whose context knows of
-    /// dots this replica has not applied yet (a delete that overtook the write it
-    /// removes) is kept until they arrive, or they would come back to life.
-    fn encode_doc(
-        &self,
-        doc: &mut Document,
-        vv: &VersionVector,
-    ) -> Result<Option<Vec<u8>>, TooLarge> {
-        doc.extend_context(vv);
-        if doc.is_bottom() && vv.includes(doc.context()) {
-            return Ok(None);
-        }
-        let bytes = codec::encode(&*doc);
-        if bytes.len() > self.config.doc_bytes_max {
-            return Err(TooLarge {
-                bytes: bytes.len(),
-                max: self.config.doc_bytes_max,
-            });
-        }
-        Ok(Some(bytes))
-    }
-
-    /// Writes a document, its log record and the new version vector in one atomic batch,
-    /// and adopts the version vector once the store took it.
-    fn stage(
-        &mut self,
-        key: &str,
-        doc: Option<Vec<u8>>,
-        record: &LogRecord,
-        vv: VersionVector,
-    ) -> Result<(), StoreError> {
-        let batch = WriteBatch {
-            docs: vec![(key.to_owned(), doc)],
-            log: vec![(record.first, record.encode())],
-            log_deletes: Vec::new(),
-            meta: vec![
-                (MetaKey::VersionVector, codec::encode(&vv)),
-                (
-                    MetaKey::HlcHighWater,
-                    self.hlc.high_water().0.to_be_bytes().to_vec(),
-                ),
-            ],
-        };
-        self.store.write(batch)?;
-        self.vv = vv;
-        self.unsynced_keys.insert(key.to_owned());
-        Ok(())
-    }
+/// An upper bound on how much a batch can grow a document's encoding.
+fn ops_bytes_estimate(ops: &[Op]) -> usize {
+    ops.iter()
+        .map(|op| {
+            let value = match op {
+                Op::Add { value, .. } | Op::Remove { value, .. } | Op::Set { value, .. } => {
+                    value.as_str().len()
+                }
+                _ => 0,
+            };
+            op.field().map_or(0, str::len) + value + 64
+        })
+        .sum()
 }
 
 fn read_meta_vv<S: Store>(store: &S, key: MetaKey) -> Result<VersionVector, StoreError> {

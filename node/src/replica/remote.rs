@@ -10,7 +10,7 @@ use thiserror::Error;
 use super::Replica;
 use crate::key::{validate_key, KeyError};
 use crate::log::{LogRecord, RecordError};
-use crate::store::{MetaKey, Store, StoreError, WriteBatch};
+use crate::store::{Store, StoreError};
 
 /// Why something from a peer was refused. Nothing was applied.
 #[derive(Debug, Error)]
@@ -55,7 +55,8 @@ pub enum Applied {
 }
 
 impl<S: Store> Replica<S> {
-    /// Applies a log record received from a peer, at local time `now`.
+    /// Applies a log record received from a peer, at local time `now`. Durable after
+    /// the next sync.
     pub fn apply_remote(&mut self, now: NTP64, bytes: &[u8]) -> Result<Applied, ApplyError> {
         let record = LogRecord::decode(bytes, self.config.record_bytes_max, &self.config.limits)?;
         let range = record.dots();
@@ -65,12 +66,9 @@ impl<S: Store> Replica<S> {
             return Ok(Applied::Duplicate);
         }
         self.observe(now, &record.delta)?;
-        let mut doc = self.document(&record.key)?;
-        doc.join(record.delta.clone());
-        let mut vv = self.vv.clone();
-        vv.join(&own);
-        let doc_bytes = self.encode_merged(&record.key, &mut doc, &vv)?;
-        self.stage(&record.key, doc_bytes, &record, vv)?;
+        self.merge_doc(&record.key, record.delta.clone(), bytes.len())?;
+        self.vv.join(&own);
+        self.staged.push_log(&record);
         Ok(Applied::New)
     }
 
@@ -78,7 +76,7 @@ impl<S: Store> Replica<S> {
     /// the peer's version vector taken before its first page; `after` is the cursor this
     /// page was requested with. Documents of ours in the page's key range that the page
     /// lacks were deleted at the peer, so they are merged with an empty document that has
-    /// seen `base`.
+    /// seen `base`. Durable after the next sync.
     pub fn apply_snapshot_page(
         &mut self,
         now: NTP64,
@@ -87,30 +85,40 @@ impl<S: Store> Replica<S> {
         page: &super::SnapshotPage,
     ) -> Result<(), ApplyError> {
         let docs = self.check_snapshot_docs(now, page)?;
-        let last = page.next.as_deref();
-        let ours = self.keys_in_range(after, last)?;
-        let mut batch = WriteBatch::default();
+        let ours = self.keys_in_range(after, page.next.as_deref())?;
         let gone = Document::from_parts(Default::default(), base.clone()).expect("empty store");
-        for key in ours.iter().filter(|k| !docs.iter().any(|(d, _)| d == *k)) {
-            batch.docs.push(self.merged(key, gone.clone())?);
+        for key in ours
+            .iter()
+            .filter(|k| !docs.iter().any(|(d, _, _)| d == *k))
+        {
+            self.merge_doc(key, gone.clone(), 0)?;
         }
-        for (key, theirs) in docs {
-            batch.docs.push(self.merged(&key, theirs)?);
+        for (key, theirs, bytes) in docs {
+            self.merge_doc(&key, theirs, bytes)?;
         }
-        self.store.write(batch)?;
         Ok(())
     }
 
     /// Adopts the peer's version vector after every page of its snapshot was merged.
-    pub fn finish_snapshot(&mut self, base: &VersionVector) -> Result<(), StoreError> {
-        let mut vv = self.vv.clone();
-        vv.join(base);
-        let batch = WriteBatch {
-            meta: vec![(MetaKey::VersionVector, codec::encode(&vv))],
-            ..WriteBatch::default()
-        };
-        self.store.write(batch)?;
-        self.vv = vv;
+    /// Durable after the next sync.
+    pub fn finish_snapshot(&mut self, base: &VersionVector) {
+        self.vv.join(base);
+    }
+
+    /// Joins `theirs` into our document `key`, which grows by at most `bytes`.
+    fn merge_doc(&mut self, key: &str, theirs: Document, bytes: usize) -> Result<(), ApplyError> {
+        let entry = self.staged.entry(&self.store, &self.vv, key)?;
+        let size = entry.bytes + bytes;
+        if size > self.config.doc_bytes_max {
+            return Err(ApplyError::DocumentTooLarge {
+                key: key.to_owned(),
+                bytes: size,
+                max: self.config.doc_bytes_max,
+            });
+        }
+        entry.doc.join(theirs);
+        entry.bytes = size;
+        entry.changed = true;
         Ok(())
     }
 
@@ -129,7 +137,7 @@ impl<S: Store> Replica<S> {
         &mut self,
         now: NTP64,
         page: &super::SnapshotPage,
-    ) -> Result<Vec<(String, Document)>, ApplyError> {
+    ) -> Result<Vec<(String, Document, usize)>, ApplyError> {
         let mut docs = Vec::with_capacity(page.docs.len());
         for (key, bytes) in &page.docs {
             let bad = |reason: String| ApplyError::Snapshot {
@@ -143,55 +151,46 @@ impl<S: Store> Replica<S> {
             for ts in doc.timestamps() {
                 self.hlc.check(ts, now)?;
             }
-            docs.push((key.clone(), doc));
+            docs.push((key.clone(), doc, bytes.len()));
         }
-        for (_, doc) in &docs {
+        for (_, doc, _) in &docs {
             self.observe(now, doc)?;
         }
         Ok(docs)
     }
 
-    /// Our document `key` joined with `theirs`, encoded for the store.
-    fn merged(&self, key: &str, theirs: Document) -> Result<(String, Option<Vec<u8>>), ApplyError> {
-        let mut doc = self.document(key)?;
-        doc.join(theirs);
-        let vv = self.vv.clone();
-        Ok((key.to_owned(), self.encode_merged(key, &mut doc, &vv)?))
-    }
-
-    fn encode_merged(
-        &self,
-        key: &str,
-        doc: &mut Document,
-        vv: &VersionVector,
-    ) -> Result<Option<Vec<u8>>, ApplyError> {
-        self.encode_doc(doc, vv)
-            .map_err(|e| ApplyError::DocumentTooLarge {
-                key: key.to_owned(),
-                bytes: e.bytes,
-                max: e.max,
-            })
-    }
-
-    /// Our document keys greater than `after` and at most `last` (to the end if `None`).
+    /// Our document keys (stored or staged) greater than `after` and at most `last` (to
+    /// the end if `None`).
     fn keys_in_range(
         &self,
         after: Option<&str>,
         last: Option<&str>,
     ) -> Result<Vec<String>, StoreError> {
-        let mut keys = Vec::new();
+        let in_range = |k: &str| after.is_none_or(|a| k > a) && last.is_none_or(|l| k <= l);
+        let mut keys: Vec<String> = self
+            .staged
+            .keys()
+            .filter(|k| in_range(k))
+            .cloned()
+            .collect();
         let mut cursor = after.map(str::to_owned);
         loop {
             let page = self.store.docs_after("", cursor.as_deref(), 256)?;
             let Some((tail, _)) = page.last() else { break };
             cursor = Some(tail.clone());
             for (key, _) in page {
-                if last.is_some_and(|l| key.as_str() > l) {
-                    return Ok(keys);
+                if !in_range(&key) {
+                    return Ok(dedup(keys));
                 }
                 keys.push(key);
             }
         }
-        Ok(keys)
+        Ok(dedup(keys))
     }
+}
+
+fn dedup(mut keys: Vec<String>) -> Vec<String> {
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }

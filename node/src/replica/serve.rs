@@ -5,7 +5,7 @@ use lattice_crdt::{codec, DotRange, NodeId, VersionVector};
 
 use super::Replica;
 use crate::log::LogRecord;
-use crate::store::{MetaKey, Store, StoreError, WriteBatch};
+use crate::store::{Store, StoreError};
 
 /// What a peer needs to catch up.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,8 +105,8 @@ impl<S: Store> Replica<S> {
     }
 
     /// Deletes log records whose dots are all within `stable` (dots every live member
-    /// has), at most `records_max` of them. Returns how many were deleted. Peers that
-    /// still lack a pruned dot get a snapshot instead.
+    /// has), at most `records_max` of them, at the next sync. Returns how many. Peers
+    /// that still lack a pruned dot get a snapshot instead.
     pub fn prune_log(
         &mut self,
         stable: &VersionVector,
@@ -128,15 +128,8 @@ impl<S: Store> Replica<S> {
                 pruned.insert_range(origin, 1..=last);
             }
         }
-        if deletes.is_empty() {
-            return Ok(0);
-        }
         let count = deletes.len();
-        self.store.write(WriteBatch {
-            log_deletes: deletes,
-            meta: vec![(MetaKey::Pruned, codec::encode(&pruned))],
-            ..WriteBatch::default()
-        })?;
+        self.staged.delete_log(deletes);
         self.pruned = pruned;
         Ok(count)
     }

@@ -6,9 +6,9 @@
 //! `log` (`log_key(dot)` → record) and `meta` ([`MetaKey::name`] → bytes, plus
 //! [`NODE_KEY`] and [`FORMAT_KEY`]). A batch is one sled multi-tree transaction.
 //! sled commits it under a batch manifest (`TransactionalTrees::commit` →
-//! `PageCache::pin_log` / `RecoveryGuard::seal_batch`, sled `src/transaction.rs:393-404`,
+//! `PageCache::pin_log` / `RecoveryGuard::seal_batch`, sled `src/transaction.rs:404-414`,
 //! `src/pagecache/mod.rs:426-433,889-915`), and recovery stops before a batch whose last
-//! record is missing (`src/pagecache/iterator.rs:109-121`), so a batch is recovered whole
+//! record is missing (`src/pagecache/iterator.rs:110-121`), so a batch is recovered whole
 //! or not at all. One tree with key prefixes would go through the same mechanism
 //! (`Tree::apply_batch`, `src/tree.rs:376-401`), so three trees cost nothing extra.
 //!
@@ -45,7 +45,7 @@
 //!   written to its own file (`write_blob`, `src/pagecache/blob_io.rs:65-98`) and never
 //!   `fsync`ed, nor is the `blobs` directory. Leaves split only above 16 entries
 //!   (`src/node.rs:599-606`), so documents of a few KiB are enough to produce blobs.
-//! - `conf`: written once at creation without `fsync` (`src/config.rs:669-683`).
+//! - `conf`: written once at creation without `fsync` (`src/config.rs:666-683`).
 //! - `snap.<lsn>`: written during recovery (`src/pagecache/snapshot.rs:364-366`),
 //!   `fsync`ed and renamed into place (`src/pagecache/snapshot.rs:512-560`), but the
 //!   directory is never `fsync`ed, so the rename (and the creation of `db`, `conf` and
@@ -63,22 +63,36 @@
 //! `blobs/`, the store directory and the parent of every directory it created), so a
 //! freshly initialised store, and whatever recovery found, is durable before use.
 //!
-//! Left open: an unsynced batch whose pages went to blob files. Its log record may reach
-//! the disk (by `sync_file_range` or sled's flusher) before its blob does; after an OS
-//! crash or power loss sled's recovery skips a missing blob without a word
-//! (`src/pagecache/iterator.rs:156-163`) and stops at a torn one. Synced batches are not
-//! affected. Only sled can fix this (sync blobs before logging pointers to them).
+//! A file `LATTICE_STORE`, created durably once initialisation is durable, tells a new
+//! store from one whose data sled could not find: sled 0.34.7 recovers an empty
+//! database from a data file that is garbage from its first byte, and starting such a
+//! store afresh would reuse the node's dots, so `open` refuses ([`StoreError::Corrupt`]).
+//!
+//! # Left open (only sled can fix these)
+//!
+//! - An unsynced batch whose pages went to blob files: its log record may reach the
+//!   disk (by `sync_file_range` or sled's flusher) before its blob does. After an OS
+//!   crash or power loss, recovery skips a missing blob without a word
+//!   (`src/pagecache/iterator.rs:156-163`), which can recover such a batch in part, and
+//!   stops at a torn one. Synced batches are not affected.
+//! - Damage inside the log (a bad sector, a stray write) looks to recovery like a torn
+//!   tail: sled recovers the prefix before it and reports nothing, so the store silently
+//!   goes back in time, synced batches included (seen by overwriting 97 bytes in the
+//!   middle of `db`). The replica should not trust its own log alone for its next
+//!   sequence number: peers know the highest dot of ours they have seen.
 
 use std::collections::BTreeSet;
+use std::convert::Infallible;
 use std::ffi::OsString;
 use std::fmt;
 use std::fs::File;
 use std::io;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use lattice_crdt::{Dot, NodeId};
-use sled::transaction::TransactionError;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::{
@@ -92,6 +106,10 @@ const FORMAT_KEY: &str = "store/format_version";
 /// A file created (durably) once the store's initialisation is durable. Its contents
 /// are for people; its existence tells a damaged store from a new one.
 const MARKER_FILE: &str = "LATTICE_STORE";
+/// How many times `open` tries to take sled's lock on the store before giving up.
+const LOCK_TRIES_MAX: u32 = 50;
+/// The pause between two tries (so `open` waits at most about half a second).
+const LOCK_RETRY_PAUSE_MS: u64 = 10;
 
 /// A replica's store on disk: documents, delta log and metadata in a sled database.
 ///
@@ -131,13 +149,10 @@ impl SledStore {
     /// layout version, [`StoreError::WrongNode`] if it belongs to another node,
     /// [`StoreError::Corrupt`] if its metadata is unreadable or it is not a lattice
     /// store, and [`StoreError::Io`] if the directory cannot be used (for instance
-    /// because another process has it open).
+    /// because another process has it open: `open` waits about half a second for it).
     pub fn open(path: &Path, node: NodeId) -> Result<SledStore, StoreError> {
         let created = missing_dirs(path);
-        let db = sled::Config::new()
-            .path(path)
-            .open()
-            .map_err(|e| engine_error("open the sled database", e))?;
+        let db = open_sled(path)?;
         let open_tree = |name: &str| {
             db.open_tree(name)
                 .map_err(|e| engine_error(&format!("open tree {name}"), e))
@@ -258,7 +273,7 @@ impl SledStore {
             for (key, value) in &batch.meta {
                 meta.insert(key.name(), value.as_slice())?;
             }
-            Ok::<(), sled::transaction::ConflictableTransactionError<std::convert::Infallible>>(())
+            Ok::<(), ConflictableTransactionError<Infallible>>(())
         });
         match result {
             Ok(()) => Ok(()),
@@ -453,6 +468,22 @@ impl DiskFiles {
     }
 }
 
+/// Opens the sled database, waiting a little while its lock is held: sled 0.34.7
+/// releases its file lock only after its background threads let go of the file, a
+/// moment after the previous `Db` in this process was dropped (spacejam/sled#1234).
+fn open_sled(path: &Path) -> Result<sled::Db, StoreError> {
+    for _ in 1..LOCK_TRIES_MAX {
+        match sled::Config::new().path(path).open() {
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                std::thread::sleep(Duration::from_millis(LOCK_RETRY_PAUSE_MS));
+            }
+            result => return result.map_err(|e| engine_error("open the sled database", e)),
+        }
+    }
+    let last_try = sled::Config::new().path(path).open();
+    last_try.map_err(|e| engine_error("open the sled database (is another process using it?)", e))
+}
+
 /// `fsync`s a file or a directory by path.
 fn fsync(path: &Path) -> Result<(), StoreError> {
     let file = File::open(path).map_err(|e| io_error("open", path, e))?;
@@ -573,6 +604,13 @@ mod tests {
         let store = reopen(store, NODE).unwrap();
         assert!(marker.exists());
         assert_eq!(store.node(), NODE);
+    }
+
+    #[test]
+    fn stores_can_move_to_the_runtime_thread() {
+        fn is_send<T: Send>() {}
+        is_send::<SledStore>();
+        is_send::<crate::store::MemStore>();
     }
 
     #[test]

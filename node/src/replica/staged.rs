@@ -1,0 +1,130 @@
+//! What changed since the last sync: decoded documents, log records and deletes, held
+//! in memory and written by [`Replica::sync`](super::Replica::sync) as one atomic batch.
+
+use std::collections::BTreeMap;
+
+use lattice_crdt::{codec, Document, Dot, VersionVector};
+
+use crate::log::LogRecord;
+use crate::store::{MetaKey, Store, StoreError, WriteBatch};
+
+/// A document loaded for this round.
+#[derive(Debug)]
+pub(super) struct StagedDoc {
+    pub(super) doc: Document,
+    /// Its encoded size when loaded plus an upper bound on what this round added.
+    pub(super) bytes: usize,
+    /// Whether this round changed it (only changed documents are written).
+    pub(super) changed: bool,
+}
+
+/// The changes of one group-commit round.
+#[derive(Debug, Default)]
+pub(super) struct Staged {
+    docs: BTreeMap<String, StagedDoc>,
+    log: Vec<(Dot, Vec<u8>)>,
+    log_deletes: Vec<Dot>,
+    /// Local write batches, to hand out for sending once durable.
+    records: Vec<LogRecord>,
+}
+
+/// Reads and decodes the stored document `key` (empty if absent) and its encoded size.
+pub(super) fn load<S: Store>(store: &S, key: &str) -> Result<(Document, usize), StoreError> {
+    match store.doc(key)? {
+        None => Ok((Document::default(), 0)),
+        Some(bytes) => {
+            let doc = codec::decode(&bytes, usize::MAX)
+                .map_err(|e| StoreError::Corrupt(format!("document {key:?}: {e}")))?;
+            Ok((doc, bytes.len()))
+        }
+    }
+}
+
+impl Staged {
+    /// The staged version of `key`, if this round loaded it.
+    pub(super) fn doc(&self, key: &str) -> Option<&Document> {
+        self.docs.get(key).map(|s| &s.doc)
+    }
+
+    /// Whether this round changed `key`.
+    pub(super) fn is_changed(&self, key: &str) -> bool {
+        self.docs.get(key).is_some_and(|s| s.changed)
+    }
+
+    /// The keys of documents this round holds.
+    pub(super) fn keys(&self) -> impl Iterator<Item = &String> + '_ {
+        self.docs.keys()
+    }
+
+    /// `key`'s document for changing, loaded from `store` (its context completed with
+    /// `vv`) the first time this round touches it.
+    pub(super) fn entry<S: Store>(
+        &mut self,
+        store: &S,
+        vv: &VersionVector,
+        key: &str,
+    ) -> Result<&mut StagedDoc, StoreError> {
+        if !self.docs.contains_key(key) {
+            let (mut doc, bytes) = load(store, key)?;
+            doc.extend_context(vv);
+            let staged = StagedDoc {
+                doc,
+                bytes,
+                changed: false,
+            };
+            self.docs.insert(key.to_owned(), staged);
+        }
+        Ok(self.docs.get_mut(key).expect("just inserted"))
+    }
+
+    /// Records a local write batch.
+    pub(super) fn push_local(&mut self, record: LogRecord) {
+        self.push_log(&record);
+        self.records.push(record);
+    }
+
+    /// Records a batch received from a peer, in its original encoding.
+    pub(super) fn push_log(&mut self, record: &LogRecord) {
+        self.log.push((record.first, record.encode()));
+    }
+
+    /// Records log deletions (pruning).
+    pub(super) fn delete_log(&mut self, dots: Vec<Dot>) {
+        self.log_deletes.extend(dots);
+    }
+
+    /// The local records of this round, oldest first.
+    pub(super) fn records(&self) -> impl Iterator<Item = &LogRecord> + '_ {
+        self.records.iter()
+    }
+
+    /// The store batch for this round, and the local records it makes durable.
+    ///
+    /// A changed document is written with its context completed by `vv`, or deleted when
+    /// it holds nothing and `vv` already knows its whole context. An empty document whose
+    /// context knows dots not applied here yet (a delete that overtook the write it
+    /// removes) is kept until they arrive, or they would come back to life.
+    pub(super) fn into_batch(
+        self,
+        vv: &VersionVector,
+        meta: Vec<(MetaKey, Vec<u8>)>,
+    ) -> (WriteBatch, Vec<LogRecord>) {
+        let docs = self
+            .docs
+            .into_iter()
+            .filter(|(_, s)| s.changed)
+            .map(|(key, mut s)| {
+                s.doc.extend_context(vv);
+                let keep = !s.doc.is_bottom() || !vv.includes(s.doc.context());
+                (key, keep.then(|| codec::encode(&s.doc)))
+            })
+            .collect();
+        let batch = WriteBatch {
+            docs,
+            log: self.log,
+            log_deletes: self.log_deletes,
+            meta,
+        };
+        (batch, self.records)
+    }
+}
