@@ -7,6 +7,11 @@
 //! - [`Store::sync`] makes every batch written so far durable: once it returns, a crash
 //!   (process kill, OS crash, power loss) loses none of them.
 //!
+//! What survives a crash is always a prefix of the batches in the order they were
+//! written, each whole or not at all. After an `Io` error from `write` or `sync` the
+//! store refuses further calls until it is reopened (a failed fsync may have dropped
+//! dirty pages, so retrying it could falsely succeed).
+//!
 //! The replica acknowledges a write only after a `sync` that covers it, and one `sync`
 //! covers any number of batches: that is group commit.
 //!
@@ -77,7 +82,9 @@ impl MetaKey {
     }
 }
 
-/// Changes applied together by [`Store::write`]: all or nothing.
+/// Changes applied together by [`Store::write`]: all or nothing. Within a batch they
+/// apply in this order: documents, log puts, log deletes, metadata; a later change to
+/// the same key wins.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WriteBatch {
     /// Documents to put (`Some(bytes)`) or delete (`None`), by key.
