@@ -11,8 +11,8 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 use uhlc::{Timestamp, NTP64};
 
-use crate::dot_store::{Causal, DotFun, DotStore};
-use crate::{Dot, Json, NodeId};
+use crate::dot_store::{Causal, DotFun};
+use crate::{Dot, Json, NodeId, VersionVector};
 
 /// A value with the HLC timestamp of its write. Orders by timestamp, then value.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -83,7 +83,7 @@ impl RegisterStore {
             NodeId::from_uhlc(timestamp.get_id()).is_some(),
             "register timestamps come from a lattice HLC"
         );
-        let mut context = self.dots();
+        let mut context: VersionVector = self.entries().iter().map(|(d, _)| *d).collect();
         context.insert(dot);
         Causal {
             store: RegisterStore::single(dot, Stamped { timestamp, value }),
