@@ -18,6 +18,8 @@
 //! Two implementations: [`SledStore`] on disk for production, and [`MemStore`] in memory
 //! for tests and the simulator, which models a crash by dropping what was not synced.
 
+#[cfg(test)]
+mod contract_tests;
 mod mem;
 mod sled_store;
 
