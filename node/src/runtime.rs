@@ -108,7 +108,8 @@ impl<S: Store + Send + 'static> Runtime<S> {
 }
 
 impl Handle {
-    /// Applies `ops` to the document `key` and waits until the write is durable.
+    /// Applies `ops` to the document `key` and waits until the write is durable. Blocks
+    /// the calling thread: from async code use [`write_async`](Handle::write_async).
     pub fn write(
         &self,
         key: &str,
@@ -132,7 +133,8 @@ impl Handle {
             .unwrap_or(Err(CallError::Stopped))
     }
 
-    /// Reads the document `key`.
+    /// Reads the document `key` (waiting for the current round's sync if the document
+    /// has writes in it). Blocks the calling thread.
     pub fn read(&self, key: &str, session: Option<SessionToken>) -> Result<Read, CallError> {
         let (reply, rx) = oneshot::channel();
         self.send(Input::Read {

@@ -1,11 +1,13 @@
 //! Three replicas that write concurrently and repair each other only through "what do
 //! you lack" (catch-up records, and snapshots once logs are pruned) converge exactly.
 
-use lattice_crdt::{Json, JsonLimits, NodeId, Op, VersionVector, NTP64};
+mod common;
+
+use common::{node, op};
+use lattice_crdt::{NodeId, Op, VersionVector, NTP64};
 use lattice_node::store::MemStore;
 use lattice_node::{CatchUp, Replica, ReplicaConfig};
 use proptest::prelude::*;
-use serde_json::json;
 
 const KEYS: [&str; 4] = ["a", "b", "c/1", "c/2"];
 const REPLICAS: usize = 3;
@@ -25,29 +27,6 @@ enum Step {
     Prune {
         at: usize,
     },
-}
-
-fn op() -> impl Strategy<Value = Op> {
-    let v = |n: u8| Json::from_value(&json!(n), &JsonLimits::default()).unwrap();
-    prop_oneof![
-        (-5i64..5).prop_map(|by| Op::Increment {
-            field: "n".into(),
-            by
-        }),
-        (0u8..4).prop_map(move |n| Op::Add {
-            field: "s".into(),
-            value: v(n)
-        }),
-        (0u8..4).prop_map(move |n| Op::Remove {
-            field: "s".into(),
-            value: v(n)
-        }),
-        (0u8..4).prop_map(move |n| Op::Set {
-            field: "r".into(),
-            value: v(n)
-        }),
-        Just(Op::DeleteDocument),
-    ]
 }
 
 fn steps() -> impl Strategy<Value = Vec<Step>> {
@@ -70,7 +49,7 @@ impl Cluster {
     fn new(n: usize) -> Cluster {
         let replicas = (1..=n as u64)
             .map(|i| {
-                let store = MemStore::new(NodeId::new(i).unwrap());
+                let store = MemStore::new(node(i));
                 Replica::open(store, ReplicaConfig::default()).unwrap()
             })
             .collect();
@@ -131,7 +110,7 @@ impl Cluster {
     fn prune(&mut self, at: usize) {
         let mut stable = VersionVector::new();
         for origin in 1..=self.replicas.len() as u64 {
-            let origin = NodeId::new(origin).unwrap();
+            let origin = node(origin);
             let cut = self
                 .replicas
                 .iter()
@@ -205,7 +184,7 @@ proptest! {
         cluster.assert_converged();
         // A newcomer after pruning catches up too, by snapshot where the log is gone.
         cluster.prune(0);
-        let newcomer = Replica::open(MemStore::new(NodeId::new(9).unwrap()), ReplicaConfig::default()).unwrap();
+        let newcomer = Replica::open(MemStore::new(node(9)), ReplicaConfig::default()).unwrap();
         cluster.replicas.push(newcomer);
         cluster.pull(REPLICAS, 0, 2);
         cluster.assert_converged();

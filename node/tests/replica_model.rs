@@ -4,7 +4,10 @@
 //! replica equals a model built from the records it should hold, and no acknowledged
 //! write is ever missing.
 
-use lattice_crdt::{Document, Json, JsonLimits, NodeId, Op, Timestamp, VersionVector, NTP64};
+mod common;
+
+use common::{node, op};
+use lattice_crdt::{Document, Op, Timestamp, VersionVector, NTP64};
 use lattice_node::store::{MemStore, SledStore, Store};
 use lattice_node::{LogRecord, Replica, ReplicaConfig};
 use proptest::prelude::*;
@@ -20,30 +23,6 @@ enum Step {
     Sync,
     Crash { keep: usize },
     Restart,
-}
-
-fn op() -> impl Strategy<Value = Op> {
-    let v = |n: u8| Json::from_value(&json!(n), &JsonLimits::default()).unwrap();
-    prop_oneof![
-        (-5i64..5).prop_map(|by| Op::Increment {
-            field: "n".into(),
-            by
-        }),
-        (0u8..4).prop_map(move |n| Op::Add {
-            field: "s".into(),
-            value: v(n)
-        }),
-        (0u8..4).prop_map(move |n| Op::Remove {
-            field: "s".into(),
-            value: v(n)
-        }),
-        (0u8..4).prop_map(move |n| Op::Set {
-            field: "r".into(),
-            value: v(n)
-        }),
-        Just(Op::DeleteField { field: "s".into() }),
-        Just(Op::DeleteDocument),
-    ]
 }
 
 fn steps() -> impl Strategy<Value = Vec<Step>> {
@@ -92,10 +71,6 @@ impl Harness for Sled {
         drop(store);
         SledStore::open(self.0.path(), node(1)).unwrap()
     }
-}
-
-fn node(n: u64) -> NodeId {
-    NodeId::new(n).unwrap()
 }
 
 /// What the replica must hold: the records it applied, durable or not yet.

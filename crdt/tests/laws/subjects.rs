@@ -158,13 +158,14 @@ impl Subject for RegisterSubject {
     }
 }
 
-/// Documents whose fields keep one type each (`likes` counter, `tags` set, `title`
-/// register) and are never deleted: the part of the document a model can pin down.
-pub(crate) struct DocumentSubject;
+/// Documents. `CHAOS = false`: fields keep one type each (`likes` counter, `tags` set,
+/// `title` register) and are never deleted, the part a model can pin down.
+/// `CHAOS = true`: fields written with any type (concurrent type clashes), field and
+/// document deletes; checked for the laws, not against a model.
+pub(crate) struct Documents<const CHAOS: bool>;
 
-/// Documents with everything: fields written with any type (concurrent type clashes),
-/// field and document deletes. Checked for the laws, not against a model.
-pub(crate) struct ChaosDocumentSubject;
+pub(crate) type DocumentSubject = Documents<false>;
+pub(crate) type ChaosDocumentSubject = Documents<true>;
 
 fn modelled_op() -> BoxedStrategy<Op> {
     let field = |f: &str| f.to_owned();
@@ -206,21 +207,14 @@ fn chaos_op() -> BoxedStrategy<Op> {
     .boxed()
 }
 
-fn write(state: &mut Document, ops: &[Op], dot: Dot, ts: Timestamp) -> Option<Document> {
-    state.write(ops, dot, ts, &DocLimits::default()).ok()
-}
-
-fn doc_timestamps(delta: &Document) -> Vec<Timestamp> {
-    delta.timestamps().copied().collect()
-}
-
-impl Subject for DocumentSubject {
+impl<const CHAOS: bool> Subject for Documents<CHAOS> {
     type Store = DocStore;
     type Op = Vec<Op>;
     type Value = Value;
 
     fn op() -> BoxedStrategy<Vec<Op>> {
-        prop::collection::vec(modelled_op(), 1..4).boxed()
+        let op = if CHAOS { chaos_op() } else { modelled_op() };
+        prop::collection::vec(op, 1..4).boxed()
     }
 
     fn dots(op: &Vec<Op>) -> u64 {
@@ -228,11 +222,11 @@ impl Subject for DocumentSubject {
     }
 
     fn apply(state: &mut Document, ops: &Vec<Op>, dot: Dot, ts: Timestamp) -> Option<Document> {
-        write(state, ops, dot, ts)
+        state.write(ops, dot, ts, &DocLimits::default()).ok()
     }
 
     fn timestamps(delta: &Document) -> Vec<Timestamp> {
-        doc_timestamps(delta)
+        delta.timestamps().copied().collect()
     }
 
     fn value(state: &Document) -> Value {
@@ -240,66 +234,40 @@ impl Subject for DocumentSubject {
     }
 
     fn model(history: &[Performed<Vec<Op>>]) -> Option<Value> {
-        let mut likes: Option<i128> = None;
-        let mut tags = Vec::new();
-        let mut titles = Vec::new();
-        for (k, p) in history.iter().enumerate() {
-            for (j, op) in p.op.iter().enumerate() {
-                match op {
-                    Op::Increment { by, .. } => *likes.get_or_insert(0) += i128::from(*by),
-                    Op::Decrement { by, .. } => *likes.get_or_insert(0) -= i128::from(*by),
-                    Op::Add { value, .. } => tags.push(((k, j), true, value.clone())),
-                    Op::Remove { value, .. } => tags.push(((k, j), false, value.clone())),
-                    Op::Set { value, .. } => titles.push((p.timestamp, j, value.clone())),
-                    _ => unreachable!("the modelled strategy makes no deletes"),
-                }
-            }
-        }
-        // Op j of batch k saw ops before it in its batch and everything its replica saw.
-        let observed = |(k, i): (usize, usize), (m, j): (usize, usize)| {
-            (k == m && i < j) || history[m].past.contains(&k)
-        };
-        let tags = add_wins(&tags, observed);
-        let mut doc = serde_json::Map::new();
-        if let Some(likes) = likes {
-            doc.insert("likes".into(), json!(i64::try_from(likes).unwrap()));
-        }
-        if !tags.is_empty() {
-            doc.insert("tags".into(), tags.iter().map(Json::to_value).collect());
-        }
-        if let Some(title) = last_writer(&titles) {
-            doc.insert("title".into(), title.to_value());
-        }
-        Some(Value::Object(doc))
+        (!CHAOS).then(|| document_model(history))
     }
 }
 
-impl Subject for ChaosDocumentSubject {
-    type Store = DocStore;
-    type Op = Vec<Op>;
-    type Value = Value;
-
-    fn op() -> BoxedStrategy<Vec<Op>> {
-        prop::collection::vec(chaos_op(), 1..4).boxed()
+fn document_model(history: &[Performed<Vec<Op>>]) -> Value {
+    let mut likes: Option<i128> = None;
+    let mut tags = Vec::new();
+    let mut titles = Vec::new();
+    for (k, p) in history.iter().enumerate() {
+        for (j, op) in p.op.iter().enumerate() {
+            match op {
+                Op::Increment { by, .. } => *likes.get_or_insert(0) += i128::from(*by),
+                Op::Decrement { by, .. } => *likes.get_or_insert(0) -= i128::from(*by),
+                Op::Add { value, .. } => tags.push(((k, j), true, value.clone())),
+                Op::Remove { value, .. } => tags.push(((k, j), false, value.clone())),
+                Op::Set { value, .. } => titles.push((p.timestamp, j, value.clone())),
+                _ => unreachable!("the modelled strategy makes no deletes"),
+            }
+        }
     }
-
-    fn dots(op: &Vec<Op>) -> u64 {
-        op.len() as u64
+    // Op j of batch k saw ops before it in its batch and everything its replica saw.
+    let observed = |(k, i): (usize, usize), (m, j): (usize, usize)| {
+        (k == m && i < j) || history[m].past.contains(&k)
+    };
+    let tags = add_wins(&tags, observed);
+    let mut doc = serde_json::Map::new();
+    if let Some(likes) = likes {
+        doc.insert("likes".into(), json!(i64::try_from(likes).unwrap()));
     }
-
-    fn apply(state: &mut Document, ops: &Vec<Op>, dot: Dot, ts: Timestamp) -> Option<Document> {
-        write(state, ops, dot, ts)
+    if !tags.is_empty() {
+        doc.insert("tags".into(), tags.iter().map(Json::to_value).collect());
     }
-
-    fn timestamps(delta: &Document) -> Vec<Timestamp> {
-        doc_timestamps(delta)
+    if let Some(title) = last_writer(&titles) {
+        doc.insert("title".into(), title.to_value());
     }
-
-    fn value(state: &Document) -> Value {
-        state.to_json()
-    }
-
-    fn model(_: &[Performed<Vec<Op>>]) -> Option<Value> {
-        None
-    }
+    Value::Object(doc)
 }
