@@ -56,6 +56,12 @@ pub enum Op {
         /// The value.
         value: Json,
     },
+    /// Clears the register `field`: removes the values this replica has seen (a write
+    /// it has not seen survives). A cleared register holds nothing and reads as absent.
+    Clear {
+        /// The register.
+        field: String,
+    },
     /// Removes the field with everything this replica has seen in it.
     DeleteField {
         /// The field.
@@ -74,6 +80,7 @@ impl Op {
             | Op::Add { field, .. }
             | Op::Remove { field, .. }
             | Op::Set { field, .. }
+            | Op::Clear { field }
             | Op::DeleteField { field } => Some(field),
             Op::DeleteDocument => None,
         }
@@ -84,7 +91,7 @@ impl Op {
         match self {
             Op::Increment { .. } | Op::Decrement { .. } => Some(FieldKind::Counter),
             Op::Add { .. } | Op::Remove { .. } => Some(FieldKind::Set),
-            Op::Set { .. } => Some(FieldKind::Register),
+            Op::Set { .. } | Op::Clear { .. } => Some(FieldKind::Register),
             Op::DeleteField { .. } | Op::DeleteDocument => None,
         }
     }
@@ -236,9 +243,11 @@ impl Pending {
             Op::Remove { value, .. } | Op::Set { value, .. } => {
                 value.check(&limits.json).map_err(value_error)?
             }
-            Op::DeleteField { .. } | Op::DeleteDocument => *self = Pending::default(),
+            Op::DeleteField { .. } | Op::DeleteDocument | Op::Clear { .. } => {
+                *self = Pending::default()
+            }
         }
-        if !matches!(op, Op::Remove { .. }) {
+        if !matches!(op, Op::Remove { .. } | Op::Clear { .. }) {
             self.kind = self.kind.or(op.kind());
         }
         Ok(())
@@ -378,6 +387,10 @@ impl Document {
                 let delta = field.register.set_delta(dot, timestamp, value.clone());
                 Document::lift(name, delta, |f, s| f.register = s)
             }
+            Op::Clear { .. } => Causal {
+                store: Default::default(),
+                context: field.register.dots(),
+            },
             Op::DeleteField { .. } => Causal {
                 store: Default::default(),
                 context: field.dots(),

@@ -104,6 +104,34 @@ fn deleting_a_field_keeps_concurrent_updates() {
 }
 
 #[test]
+fn clearing_a_register_keeps_a_concurrent_write_and_refuses_other_types() {
+    let mut a = Replica::new(1);
+    let mut b = Replica::new(2);
+    b.receive(&a.write(vec![set("title", json!("old"))]).unwrap());
+    a.write(vec![add("tags", json!(1))]).unwrap();
+    let clear_a_set = a.write(vec![Op::Clear {
+        field: "tags".into(),
+    }]);
+    assert!(matches!(clear_a_set, Err(OpError::TypeMismatch { .. })));
+    a.write(vec![Op::DeleteField {
+        field: "tags".into(),
+    }])
+    .unwrap();
+    let clear = a
+        .write(vec![Op::Clear {
+            field: "title".into(),
+        }])
+        .unwrap();
+    assert_eq!(a.doc.to_json(), json!({}));
+    let concurrent = b.write(vec![set("title", json!("new"))]).unwrap();
+    a.receive(&concurrent);
+    b.receive(&clear);
+    assert_eq!(a.doc.store(), b.doc.store()); // b never saw the tags writes
+
+    assert_eq!(a.doc.to_json(), json!({"title": "new"}));
+}
+
+#[test]
 fn deleting_a_document_keeps_concurrent_writes_and_leaves_only_context() {
     let mut a = Replica::new(1);
     let mut b = Replica::new(2);

@@ -201,6 +201,7 @@ fn chaos_op() -> BoxedStrategy<Op> {
         4 => (name.clone(), element()).prop_map(|(field, value)| Op::Add { field, value }),
         2 => (name.clone(), element()).prop_map(|(field, value)| Op::Remove { field, value }),
         4 => (name.clone(), element()).prop_map(|(field, value)| Op::Set { field, value }),
+        1 => name.clone().prop_map(|field| Op::Clear { field }),
         1 => name.prop_map(|field| Op::DeleteField { field }),
         1 => Just(Op::DeleteDocument),
     ]

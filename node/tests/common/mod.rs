@@ -30,6 +30,7 @@ pub(crate) fn op() -> impl Strategy<Value = Op> {
             field: "r".into(),
             value: v(n)
         }),
+        Just(Op::Clear { field: "r".into() }),
         Just(Op::DeleteField { field: "s".into() }),
         Just(Op::DeleteDocument),
     ]
