@@ -7,7 +7,8 @@
 //!   dots, logged, acknowledged after a group-commit sync), remote records (validated,
 //!   applied idempotently), catch-up and snapshots for peers, log pruning, restart;
 //! - [`SessionToken`]: a session's causal past as a compact URL-safe string;
-//! - [`runtime`]: the thread that owns a replica and group-commits its writes.
+//! - [`runtime`]: the thread that owns a replica and group-commits its writes;
+//! - [`SyncMessage`]: anti-entropy between two replicas (digest, records, snapshots).
 //!
 //! It sits on lattice-crdt (the data types) and under the gossip layer and the HTTP API.
 
@@ -18,12 +19,14 @@ mod log;
 mod replica;
 pub mod runtime;
 pub mod store;
+mod sync;
 mod token;
 
 pub use key::{validate_key, KeyError, KEY_BYTES_MAX};
 pub use log::{LogRecord, RecordError};
 pub use replica::{
-    ApplyError, CatchUp, Read, ReadError, Replica, ReplicaConfig, SnapshotPage, Synced, Ticket,
-    WriteError, Written,
+    Applied, ApplyError, CatchUp, Read, ReadError, Replica, ReplicaConfig, SnapshotPage, Synced,
+    Ticket, WriteError, Written,
 };
+pub use sync::{SyncError, SyncLimits, SyncMessage, SyncOutcome};
 pub use token::{SessionToken, TokenError, TOKEN_CHARS_MAX};

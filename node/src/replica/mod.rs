@@ -18,7 +18,7 @@ mod remote;
 mod serve;
 mod staged;
 
-pub use remote::ApplyError;
+pub use remote::{Applied, ApplyError};
 pub use serve::{CatchUp, SnapshotPage};
 
 use std::time::Duration;
