@@ -4,7 +4,7 @@
 mod common;
 
 use common::{node, op};
-use lattice_crdt::{NodeId, Op, VersionVector, NTP64};
+use lattice_crdt::{Op, VersionVector, NTP64};
 use lattice_node::store::MemStore;
 use lattice_node::{CatchUp, Replica, ReplicaConfig};
 use proptest::prelude::*;

@@ -28,7 +28,9 @@ fn exchange(replicas: &mut [Replica<MemStore>], a: usize, b: usize, limits: &Syn
         assert!(messages < 10_000, "the exchange does not end");
         let from = if to == a { b } else { a };
         let message = SyncMessage::decode(&bytes, limits).unwrap();
-        let outcome = replicas[to].handle_sync(NTP64(1 << 40), message, limits).unwrap();
+        let outcome = replicas[to]
+            .handle_sync(NTP64(1 << 40), message, limits)
+            .unwrap();
         replicas[to].sync().unwrap();
         in_flight.extend(outcome.replies.iter().map(|m| (from, m.encode())));
     }
@@ -38,7 +40,11 @@ fn exchange(replicas: &mut [Replica<MemStore>], a: usize, b: usize, limits: &Syn
 fn prune_all(replicas: &mut [Replica<MemStore>]) {
     let mut stable = VersionVector::new();
     for origin in 1..=replicas.len() as u64 {
-        let cut = replicas.iter().map(|r| r.version_vector().prefix(node(origin))).min().unwrap();
+        let cut = replicas
+            .iter()
+            .map(|r| r.version_vector().prefix(node(origin)))
+            .min()
+            .unwrap();
         stable.insert_range(node(origin), 1..=cut);
     }
     for r in replicas.iter_mut() {
@@ -51,7 +57,10 @@ fn assert_converged(replicas: &[Replica<MemStore>]) {
     for r in &replicas[1..] {
         assert_eq!(r.version_vector(), replicas[0].version_vector());
         for key in KEYS {
-            assert_eq!(r.document(key).unwrap().store(), replicas[0].document(key).unwrap().store());
+            assert_eq!(
+                r.document(key).unwrap().store(),
+                replicas[0].document(key).unwrap().store()
+            );
         }
     }
 }
@@ -100,7 +109,11 @@ proptest! {
 #[test]
 fn garbage_is_an_error_not_a_panic() {
     let limits = SyncLimits::default();
-    for bytes in [&b""[..], &[1, 2, 3][..], &[1, 0xff, 0xff, 0xff, 0xff, 0x0f][..]] {
+    for bytes in [
+        &b""[..],
+        &[1, 2, 3][..],
+        &[1, 0xff, 0xff, 0xff, 0xff, 0x0f][..],
+    ] {
         assert!(SyncMessage::decode(bytes, &limits).is_err());
     }
 }
