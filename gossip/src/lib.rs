@@ -15,3 +15,9 @@
 pub mod engine;
 pub mod quic;
 pub mod tls;
+
+pub use engine::{
+    Config, Engine, Event, Kind, MemberInfo, MemberState, MessageError, Stats, Transmit,
+};
+pub use quic::QuicTransport;
+pub use tls::NodeTls;

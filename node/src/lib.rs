@@ -8,12 +8,15 @@
 //!   applied idempotently), catch-up and snapshots for peers, log pruning, restart;
 //! - [`SessionToken`]: a session's causal past as a compact URL-safe string;
 //! - [`runtime`]: the thread that owns a replica and group-commits its writes;
-//! - [`SyncMessage`]: anti-entropy between two replicas (digest, records, snapshots).
+//! - [`SyncMessage`]: anti-entropy between two replicas (digest, records, snapshots);
+//! - [`NodeCore`]: the replica and the gossip engine as one sans-IO state machine.
 //!
-//! It sits on lattice-crdt (the data types) and under the gossip layer and the HTTP API.
+//! It sits on lattice-crdt (the data types) and lattice-gossip (membership), and under
+//! the HTTP API and the simulator.
 
 #![deny(missing_docs)]
 
+mod core;
 mod key;
 mod log;
 mod replica;
@@ -22,6 +25,7 @@ pub mod store;
 mod sync;
 mod token;
 
+pub use core::{Channel, FrameError, NodeConfig, NodeCore, NodeEvent, NodeStats};
 pub use key::{validate_key, KeyError, KEY_BYTES_MAX};
 pub use log::{LogRecord, RecordError};
 pub use replica::{

@@ -1,0 +1,299 @@
+//! Applying membership news: SWIM's state transitions, refutation, suspicion timeouts,
+//! reaping and tombstones.
+
+use lattice_crdt::NodeId;
+
+use super::member::{supersedes, Member, MemberState};
+use super::message::Update;
+use super::phi::PhiAccrual;
+use super::suspicion::Suspicion;
+use super::{Address, Engine, Event, Phase, Timer, Tombstone};
+
+impl<A: Address> Engine<A> {
+    /// Applies one piece of news from gossip.
+    pub(super) fn apply_update(&mut self, update: Update<A>) {
+        if update.subject() == self.id {
+            return self.about_self(update);
+        }
+        match update {
+            Update::Alive {
+                id,
+                addr,
+                incarnation,
+            } => self.apply_alive(id, addr, incarnation),
+            Update::Suspect {
+                id,
+                incarnation,
+                from,
+            } => self.apply_suspect(id, incarnation, from),
+            Update::Dead {
+                id, incarnation, ..
+            } => self.apply_down(id, incarnation, MemberState::Dead),
+            Update::Left { id, incarnation } => self.apply_down(id, incarnation, MemberState::Left),
+        }
+    }
+
+    /// Applies one record of a peer's full membership: as gossip, except that a peer's
+    /// "dead" about a member we hold reachable only makes it suspect (the peer may just
+    /// have been cut off from it; the member gets a chance to refute).
+    pub(super) fn apply_sync_record(&mut self, sender: NodeId, update: Update<A>) {
+        if let Update::Dead {
+            id, incarnation, ..
+        } = update
+        {
+            if id != self.id && self.members.get(&id).is_some_and(|m| m.is_reachable()) {
+                return self.apply_suspect(id, incarnation, sender);
+            }
+        }
+        self.apply_update(update);
+    }
+
+    /// News about ourselves: refute anything but "alive" at our incarnation or above.
+    fn about_self(&mut self, update: Update<A>) {
+        if self.phase == Phase::Left {
+            return;
+        }
+        let (incarnation, alive) = match update {
+            Update::Alive { incarnation, .. } => (incarnation, true),
+            Update::Suspect { incarnation, .. }
+            | Update::Dead { incarnation, .. }
+            | Update::Left { incarnation, .. } => (incarnation, false),
+        };
+        if (alive && incarnation > self.incarnation) || (!alive && incarnation >= self.incarnation)
+        {
+            self.refute(incarnation);
+        }
+    }
+
+    fn refute(&mut self, over: u64) {
+        self.incarnation = over.saturating_add(1);
+        self.updates.push(self.self_update());
+        self.stats.refutations += 1;
+        if self.config.lifeguard {
+            self.awareness.apply(1);
+        }
+    }
+
+    /// A member is alive at `incarnation` (from gossip or from its own message).
+    pub(super) fn apply_alive(&mut self, id: NodeId, addr: A, incarnation: u64) {
+        if let Some(t) = self.tombstones.get(&id) {
+            if incarnation <= t.incarnation {
+                return;
+            }
+            self.tombstones.remove(&id);
+        }
+        let now = self.now;
+        let Some(m) = self.members.get_mut(&id) else {
+            return self.add_member(id, addr, incarnation);
+        };
+        if !supersedes(MemberState::Alive, incarnation, m.state, m.incarnation) {
+            return;
+        }
+        let (was, moved) = (m.state, m.addr != addr);
+        m.state = MemberState::Alive;
+        m.incarnation = incarnation;
+        m.addr = addr.clone();
+        m.suspicion = None;
+        if was != MemberState::Alive {
+            m.since = now;
+        }
+        self.timers.cancel(Timer::Suspicion(id));
+        if was != MemberState::Alive || moved {
+            self.emit(Event::MemberUp {
+                id,
+                addr: addr.clone(),
+            });
+        }
+        self.updates.push(Update::Alive {
+            id,
+            addr,
+            incarnation,
+        });
+    }
+
+    fn add_member(&mut self, id: NodeId, addr: A, incarnation: u64) {
+        if self.members.len() >= self.config.members_max {
+            self.stats.members_refused += 1;
+            return;
+        }
+        let c = &self.config;
+        let window = c.phi_window_samples.get() as usize;
+        let member = Member {
+            id,
+            addr: addr.clone(),
+            state: MemberState::Alive,
+            incarnation,
+            since: self.now,
+            suspicion: None,
+            heartbeat: PhiAccrual::new(window, c.phi_std_deviation_min),
+            ack_delay: PhiAccrual::new(window, c.ack_std_deviation_min),
+        };
+        self.members.insert(id, member);
+        let slot = self.probe_next + self.rng.below(self.probe_order.len() - self.probe_next + 1);
+        self.probe_order.insert(slot, id);
+        self.emit(Event::MemberUp {
+            id,
+            addr: addr.clone(),
+        });
+        self.updates.push(Update::Alive {
+            id,
+            addr,
+            incarnation,
+        });
+    }
+
+    /// `from` suspects a member at `incarnation` (we may be `from`).
+    pub(super) fn apply_suspect(&mut self, id: NodeId, incarnation: u64, from: NodeId) {
+        let Some(m) = self.members.get(&id) else {
+            return;
+        };
+        if m.state == MemberState::Suspect && m.incarnation == incarnation {
+            return self.confirm_suspicion(id, incarnation, from);
+        }
+        if !supersedes(MemberState::Suspect, incarnation, m.state, m.incarnation) {
+            return;
+        }
+        let suspicion = self.new_suspicion(from);
+        self.timers.set(Timer::Suspicion(id), suspicion.deadline());
+        let now = self.now;
+        let m = self.members.get_mut(&id).expect("checked above");
+        m.state = MemberState::Suspect;
+        m.incarnation = incarnation;
+        m.since = now;
+        m.suspicion = Some(suspicion);
+        let addr = m.addr.clone();
+        self.emit(Event::MemberSuspect { id, addr });
+        self.updates.push(Update::Suspect {
+            id,
+            incarnation,
+            from,
+        });
+    }
+
+    /// Another independent suspicion of a suspect: shorten its timeout and pass it on.
+    fn confirm_suspicion(&mut self, id: NodeId, incarnation: u64, from: NodeId) {
+        let Some(s) = self.members.get_mut(&id).and_then(|m| m.suspicion.as_mut()) else {
+            return;
+        };
+        if !s.confirm(from) {
+            return;
+        }
+        let deadline = s.deadline();
+        self.timers.set(Timer::Suspicion(id), deadline);
+        self.updates.push(Update::Suspect {
+            id,
+            incarnation,
+            from,
+        });
+    }
+
+    /// A suspicion starting now, sized for the current cluster (memberlist's
+    /// `suspicionTimeout`: min = mult × max(1, log10 n) × probe_interval).
+    fn new_suspicion(&self, from: NodeId) -> Suspicion {
+        let c = &self.config;
+        let n = self.cluster_size();
+        let scale = (n as f64).log10().max(1.0);
+        let min = c
+            .probe_interval
+            .mul_f64(f64::from(c.suspicion_mult.get()) * scale);
+        let max = min.saturating_mul(c.suspicion_max_timeout_mult.get());
+        let wanted = c.suspicion_mult.get().saturating_sub(2);
+        let expected = if !c.lifeguard || n.saturating_sub(2) < wanted as usize {
+            0
+        } else {
+            wanted
+        };
+        let max = if c.lifeguard { max } else { min };
+        Suspicion::new(self.now, from, expected, min, max)
+    }
+
+    /// A suspect's time is up: dead.
+    pub(super) fn suspicion_expired(&mut self, id: NodeId) {
+        let Some(m) = self.members.get(&id) else {
+            return;
+        };
+        if m.state != MemberState::Suspect {
+            return;
+        }
+        self.stats.declared_dead += 1;
+        let incarnation = m.incarnation;
+        self.apply_down(id, incarnation, MemberState::Dead);
+    }
+
+    /// A member is dead or left (`state`) at `incarnation`.
+    fn apply_down(&mut self, id: NodeId, incarnation: u64, state: MemberState) {
+        let now = self.now;
+        let Some(m) = self.members.get_mut(&id) else {
+            return;
+        };
+        if !supersedes(state, incarnation, m.state, m.incarnation) {
+            return;
+        }
+        m.state = state;
+        m.incarnation = incarnation;
+        m.since = now;
+        m.suspicion = None;
+        let addr = m.addr.clone();
+        self.timers.cancel(Timer::Suspicion(id));
+        let left = state == MemberState::Left;
+        let update = self.down_record(id, incarnation, left);
+        self.updates.push(update);
+        self.emit(if left {
+            Event::MemberLeft { id, addr }
+        } else {
+            Event::MemberDown { id, addr }
+        });
+    }
+
+    /// Forgets members down for `reap_after`, keeping a tombstone; expires tombstones.
+    pub(super) fn reap(&mut self) {
+        let now = self.now;
+        let reap_after = self.config.reap_after;
+        self.tombstones.retain(|_, t| t.expires > now);
+        let due: Vec<NodeId> = self
+            .members
+            .values()
+            .filter(|m| !m.is_reachable() && m.since + reap_after <= now)
+            .map(|m| m.id)
+            .collect();
+        for id in due {
+            self.reap_member(id);
+        }
+    }
+
+    fn reap_member(&mut self, id: NodeId) {
+        let Some(m) = self.members.remove(&id) else {
+            return;
+        };
+        self.probe_order.retain(|p| *p != id);
+        self.probe_next = self.probe_next.min(self.probe_order.len());
+        if self.tombstones.len() >= self.config.members_max {
+            let oldest = self
+                .tombstones
+                .iter()
+                .min_by_key(|(_, t)| t.expires)
+                .map(|(id, _)| *id);
+            if let Some(oldest) = oldest {
+                self.tombstones.remove(&oldest);
+            }
+        }
+        let tombstone = Tombstone {
+            incarnation: m.incarnation,
+            left: m.state == MemberState::Left,
+            expires: self.now + self.config.tombstone_ttl,
+        };
+        self.tombstones.insert(id, tombstone);
+        self.emit(Event::MemberReaped { id, addr: m.addr });
+    }
+
+    /// A message from `id` at `incarnation`: direct evidence that it is alive (news that
+    /// cannot override a suspicion or death at the same incarnation; the member learns
+    /// of those from our reply and refutes), and a heartbeat for its phi.
+    pub(super) fn observe_sender(&mut self, id: NodeId, addr: A, incarnation: u64) {
+        self.apply_alive(id, addr, incarnation);
+        let (now, gap) = (self.now, self.config.gossip_interval);
+        if let Some(m) = self.members.get_mut(&id) {
+            m.heartbeat.record_arrival(now, gap);
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! The wire format: one version byte, then a postcard-encoded [`Envelope`].
+//!
+//! Every message names its sender (id, address, incarnation: a message is direct
+//! evidence that the sender is alive at that incarnation), the node it is meant for when
+//! known, one body, and piggybacked membership updates. Sizes are checked before
+//! decoding, trailing bytes are refused, and decoding arbitrary bytes returns an error,
+//! never panics (postcard caps pre-allocation; proptested in `tests/engine_messages.rs`).
+
+use lattice_crdt::NodeId;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// The wire version this engine speaks. Bump it on any incompatible change.
+pub(crate) const WIRE_VERSION: u8 = 1;
+
+/// Why [`Engine::handle_message`](super::Engine::handle_message) refused bytes. The
+/// message was dropped and counted in [`Stats::malformed_dropped`](super::Stats);
+/// nothing else changed.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MessageError {
+    /// No bytes at all.
+    #[error("empty gossip message")]
+    Empty,
+    /// Longer than the engine accepts (`stream_bytes_max`); not decoded.
+    #[error("gossip message of {len} bytes exceeds {max}")]
+    TooLarge {
+        /// The message length.
+        len: usize,
+        /// The accepted maximum.
+        max: usize,
+    },
+    /// Made by an incompatible engine version.
+    #[error("gossip wire version {0} unsupported (this node speaks {WIRE_VERSION})")]
+    Version(u8),
+    /// Not a valid message of this version.
+    #[error("malformed gossip message: {0}")]
+    Malformed(String),
+    /// A valid message followed by junk.
+    #[error("gossip message has {0} trailing bytes")]
+    TrailingBytes(usize),
+    /// Claims to come from this very node (a misconfigured duplicate id, or a loop).
+    #[error("gossip message claims to come from this node")]
+    FromSelf,
+}
+
+/// One message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Envelope<A> {
+    pub(crate) sender: NodeId,
+    pub(crate) sender_addr: A,
+    pub(crate) incarnation: u64,
+    /// The intended recipient, when the sender knows its id (not for seed contacts).
+    pub(crate) to: Option<NodeId>,
+    pub(crate) body: Body<A>,
+    /// Must stay the last field: piggyback sizing relies on it.
+    pub(crate) updates: Vec<Update<A>>,
+}
+
+/// What a message is for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) enum Body<A> {
+    /// SWIM probe; answer with `Ack { seq }`.
+    Ping { seq: u32 },
+    /// Answer to a ping.
+    Ack { seq: u32 },
+    /// Please probe `target` for me; answer `IndirectAck` or (Lifeguard) `Nack`.
+    PingReq {
+        seq: u32,
+        target: NodeId,
+        target_addr: A,
+    },
+    /// `target` of my probe `seq` answered the relay.
+    IndirectAck { seq: u32 },
+    /// The relay reached no one for probe `seq` (Lifeguard: the relay is alive).
+    Nack { seq: u32 },
+    /// Only piggybacked updates.
+    Gossip,
+    /// Disseminated payloads.
+    Payloads(Vec<WirePayload>),
+    /// Full membership (push–pull): on join, and to heal partitions. `reply` answers.
+    Sync {
+        reply: bool,
+        members: Vec<Update<A>>,
+    },
+}
+
+/// A payload on the wire.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct WirePayload {
+    pub(crate) id: [u8; 16],
+    /// Forwarding hops so far (0 from the origin).
+    pub(crate) hops: u16,
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// News about one member.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) enum Update<A> {
+    Alive {
+        id: NodeId,
+        addr: A,
+        incarnation: u64,
+    },
+    Suspect {
+        id: NodeId,
+        incarnation: u64,
+        from: NodeId,
+    },
+    Dead {
+        id: NodeId,
+        incarnation: u64,
+        from: NodeId,
+    },
+    Left {
+        id: NodeId,
+        incarnation: u64,
+    },
+}
+
+impl<A> Update<A> {
+    /// The member the news is about.
+    pub(crate) fn subject(&self) -> NodeId {
+        match self {
+            Update::Alive { id, .. }
+            | Update::Suspect { id, .. }
+            | Update::Dead { id, .. }
+            | Update::Left { id, .. } => *id,
+        }
+    }
+}
+
+/// Encodes a message: version byte, then postcard.
+pub(crate) fn encode<A: Serialize>(envelope: &Envelope<A>) -> Vec<u8> {
+    postcard::to_extend(envelope, vec![WIRE_VERSION]).expect("engine messages always encode")
+}
+
+/// The encoded size of `value` in bytes (without the version byte).
+pub(crate) fn encoded_len<T: Serialize>(value: &T) -> usize {
+    postcard::experimental::serialized_size(value).expect("engine messages always encode")
+}
+
+/// The encoded size of a message carrying `count` more updates totalling `bytes`, given
+/// the size of the message without updates (`base`, version byte included).
+pub(crate) fn len_with_updates(base: usize, count: usize, bytes: usize) -> usize {
+    base - 1 + varint_len(count) + bytes
+}
+
+fn varint_len(n: usize) -> usize {
+    let bits = usize::BITS - n.leading_zeros();
+    (bits.max(1) as usize).div_ceil(7)
+}
+
+/// Decodes a message of at most `max` bytes, refusing anything else.
+pub(crate) fn decode<A: DeserializeOwned>(
+    bytes: &[u8],
+    max: usize,
+) -> Result<Envelope<A>, MessageError> {
+    let (&version, rest) = bytes.split_first().ok_or(MessageError::Empty)?;
+    if bytes.len() > max {
+        return Err(MessageError::TooLarge {
+            len: bytes.len(),
+            max,
+        });
+    }
+    if version != WIRE_VERSION {
+        return Err(MessageError::Version(version));
+    }
+    let (envelope, trailing) = postcard::take_from_bytes::<Envelope<A>>(rest)
+        .map_err(|e| MessageError::Malformed(e.to_string()))?;
+    if !trailing.is_empty() {
+        return Err(MessageError::TrailingBytes(trailing.len()));
+    }
+    Ok(envelope)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(n: u64) -> NodeId {
+        NodeId::new(n).unwrap()
+    }
+
+    fn sample() -> Envelope<u32> {
+        Envelope {
+            sender: node(1),
+            sender_addr: 7,
+            incarnation: 3,
+            to: Some(node(2)),
+            body: Body::PingReq {
+                seq: 9,
+                target: node(3),
+                target_addr: 8,
+            },
+            updates: vec![Update::Suspect {
+                id: node(3),
+                incarnation: 1,
+                from: node(1),
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trip_and_refusals() {
+        let bytes = encode(&sample());
+        assert_eq!(decode::<u32>(&bytes, 1200).unwrap(), sample());
+        assert_eq!(decode::<u32>(&[], 1200), Err(MessageError::Empty));
+        assert!(matches!(
+            decode::<u32>(&bytes, 4),
+            Err(MessageError::TooLarge { .. })
+        ));
+        let mut wrong = bytes.clone();
+        wrong[0] = 99;
+        assert_eq!(decode::<u32>(&wrong, 1200), Err(MessageError::Version(99)));
+        let mut long = bytes.clone();
+        long.push(0);
+        assert_eq!(
+            decode::<u32>(&long, 1200),
+            Err(MessageError::TrailingBytes(1))
+        );
+    }
+
+    #[test]
+    fn piggyback_size_prediction_is_exact() {
+        let mut env = sample();
+        let update = env.updates.pop().unwrap();
+        let base = encode(&env).len();
+        let one = encoded_len(&update);
+        for count in [1usize, 2, 127, 128, 300] {
+            env.updates = vec![update.clone(); count];
+            assert_eq!(
+                encode(&env).len(),
+                len_with_updates(base, count, one * count)
+            );
+        }
+    }
+}

@@ -1,0 +1,470 @@
+//! The membership and dissemination engine: SWIM with Lifeguard and phi-accrual, as a
+//! sans-IO state machine.
+//!
+//! # Driving it
+//!
+//! Inputs are method calls that carry `now`, a monotonic [`Duration`] since an origin the
+//! driver picks: [`Engine::join`], [`Engine::leave`], [`Engine::handle_message`],
+//! [`Engine::handle_timeout`], [`Engine::broadcast`]. Outputs are pulled:
+//! [`Engine::poll_transmit`] (messages, each marked [`Kind::Datagram`] or
+//! [`Kind::Stream`]), [`Engine::poll_event`] (membership changes, new payloads,
+//! anti-entropy partners) and [`Engine::poll_timeout`] (when to call `handle_timeout`
+//! next). The engine never reads a clock and draws all randomness from the seed given to
+//! [`Engine::new`], so a driver that replays inputs replays outputs bit for bit.
+//!
+//! # Protocol
+//!
+//! - **SWIM** (Das et al. 2002). Each protocol period the node pings one member, going
+//!   round-robin through a shuffled list (new members are inserted at random positions).
+//!   No ack within the direct timeout: `indirect_checks` members are asked to ping it
+//!   (`PingReq`). No ack, direct or relayed, by the end of the period: the member becomes
+//!   *suspect*. A suspect that does not refute (by raising its incarnation) within the
+//!   suspicion timeout is declared *dead*. Membership news is piggybacked on every
+//!   message, each item at most `retransmit_mult × ⌈log10(n + 1)⌉` times, and also sent
+//!   every `gossip_interval` to `gossip_nodes` random members while any is pending.
+//! - **Lifeguard** (Dadgar et al. 2018), switchable with [`Config::lifeguard`]: local
+//!   health awareness (a score raised by missed acks without matching nacks and by
+//!   refutations, lowered by acks; the probe interval and timeouts are multiplied by
+//!   `score + 1`, at most `awareness_max`), relays answer `Nack` when the target is silent,
+//!   suspicion timeouts start at `suspicion_max_timeout_mult × min` and shrink towards
+//!   `min` as independent suspicions arrive (`max − (max − min)·log(C+1)/log(K+1)`), and
+//!   every message to a suspect carries its suspicion so it can refute at once.
+//! - **phi-accrual** (Hayashibara et al. 2004). Each member has two estimators over a
+//!   window of `phi_window_samples`: one of *heartbeat* inter-arrival times (any message
+//!   received from the member counts; arrivals closer than `gossip_interval` coalesce),
+//!   whose phi of the current silence is what [`MemberInfo::phi`] reports; and one of
+//!   *ack delays* of our direct pings. **How phi and SWIM combine:** the direct probe
+//!   timeout for a member is the delay at which the ack-delay estimator's phi would cross
+//!   `phi_threshold`, clamped to `[probe_timeout, probe_interval]` (just `probe_timeout`
+//!   until 3 acks were measured), then multiplied by the Lifeguard health multiplier. The
+//!   protocol period is extended if needed to leave the indirect probe a full
+//!   (scaled) `probe_timeout`. So a member with slow but steady acks is not sent to
+//!   indirect probing, and eventual suspicion, by a timeout sized for fast members; phi
+//!   never declares anything dead by itself: suspicion and death stay SWIM's decisions.
+//! - **Joining, healing, reaping.** [`Engine::join`] sends the seeds a full membership
+//!   sync (push–pull); a seed answers with its own. Every `push_pull_interval` the node
+//!   does the same with a random live member, repairing news that gossip lost; a node
+//!   that knows no live member contacts a seed every protocol period. Every `rejoin_interval` one dead member
+//!   and one seed that is not a live member are sent a sync too, so failed joins are
+//!   retried and the two halves of a healed partition find each other: each side learns
+//!   that the other declared it dead (a dead record about a live member is taken as a
+//!   suspicion only) and refutes, and the refutations spread. A member dead or left for
+//!   `reap_after` is reaped; its `(id, incarnation)` is kept for `tombstone_ttl`, and only
+//!   news with a higher incarnation (which only the member itself creates, by refuting)
+//!   brings it back, so stale gossip never resurrects a dead or left member. A member
+//!   that sends us a message while we hold it dead, left or suspect is told so in our
+//!   next message to it, and refutes.
+//! - **Dissemination.** [`Engine::broadcast`] pushes a payload at once to `gossip_nodes`
+//!   random live members; each node that finds it new delivers it once
+//!   ([`Event::Payload`]) and pushes it on the same way. Each node pushes a payload for
+//!   `payload_rounds_mult × ⌈log10(n + 1)⌉` rounds (the first at once, then one per
+//!   gossip round), skipping members known to hold it; while it knows no live member
+//!   the rounds are not spent, so a payload broadcast while alone or cut off spreads
+//!   once members appear. A single round per node
+//!   ("infect and die") misses about e^(−fanout) of the nodes (6% at fanout 3); the few
+//!   extra rounds bring that to well under one node in a thousand, and anti-entropy
+//!   (the node core's job) repairs the rest. Duplicates are dropped by a FIFO set of
+//!   `seen_payloads_max` ids.
+//!
+//! Every queue is bounded (transmits, events, payloads in count and bytes, seen ids,
+//! relays, members, tombstones) and every message size is checked before decoding.
+
+mod awareness;
+mod config;
+mod member;
+mod membership;
+mod message;
+mod output;
+mod payloads;
+mod periodic;
+mod phi;
+mod probe;
+mod receive;
+mod rng;
+mod send;
+mod suspicion;
+mod timers;
+mod updates;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Debug;
+use std::time::Duration;
+
+use lattice_crdt::NodeId;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub use config::{Config, ConfigError};
+pub use member::{MemberInfo, MemberState};
+pub use message::MessageError;
+pub use output::{Event, Kind, Stats, Transmit};
+
+use awareness::Awareness;
+use member::Member;
+use message::{Body, Update};
+use payloads::{HotQueue, SeenSet};
+use probe::{Probe, Relay};
+use rng::Rng;
+use timers::{Timer, Timers};
+use updates::UpdateQueue;
+
+/// What the engine needs of an address: `SocketAddr` in production, a small integer in
+/// the simulator. Addresses travel in membership news, hence serde.
+pub trait Address: Clone + Ord + Debug + Serialize + DeserializeOwned {}
+
+impl<T: Clone + Ord + Debug + Serialize + DeserializeOwned> Address for T {}
+
+/// Most seed addresses kept.
+const SEEDS_MAX: usize = 64;
+
+/// Most timers run by one `handle_timeout` call (each re-arms in the future, so this is
+/// only a guard against a broken invariant spinning forever).
+const TIMERS_PER_CALL_MAX: usize = 100_000;
+
+/// Where the engine is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Created; timers start with the first input.
+    Idle,
+    /// A member.
+    Running,
+    /// Left gracefully: no probing, no forwarding, no refuting.
+    Left,
+}
+
+/// A reaped member's last known incarnation, kept to fence off stale news.
+#[derive(Clone, Debug)]
+struct Tombstone {
+    incarnation: u64,
+    left: bool,
+    expires: Duration,
+}
+
+/// One node's membership and dissemination state machine. See the module doc.
+#[derive(Debug)]
+pub struct Engine<A> {
+    id: NodeId,
+    addr: A,
+    config: Config,
+    incarnation: u64,
+    phase: Phase,
+    /// The latest `now` seen.
+    now: Duration,
+    rng: Rng,
+    members: BTreeMap<NodeId, Member<A>>,
+    tombstones: BTreeMap<NodeId, Tombstone>,
+    seeds: Vec<A>,
+    probe_order: Vec<NodeId>,
+    probe_next: usize,
+    probe: Option<Probe>,
+    next_seq: u32,
+    relays: BTreeMap<u32, Relay<A>>,
+    awareness: Awareness,
+    updates: UpdateQueue<A>,
+    seen: SeenSet,
+    hot: HotQueue,
+    timers: Timers,
+    transmits: VecDeque<Transmit<A>>,
+    events: VecDeque<Event<A>>,
+    stats: Stats,
+}
+
+impl<A: Address> Engine<A> {
+    /// A node `id` reachable at `addr`, with all randomness drawn from `rng_seed`.
+    ///
+    /// # Panics
+    ///
+    /// If `config` is invalid ([`Config::validate`]); use [`Engine::try_new`] to get
+    /// the error instead.
+    pub fn new(id: NodeId, addr: A, config: Config, rng_seed: u64) -> Self {
+        match Self::try_new(id, addr, config, rng_seed) {
+            Ok(engine) => engine,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Like [`Engine::new`], but returns an invalid config as an error.
+    pub fn try_new(
+        id: NodeId,
+        addr: A,
+        config: Config,
+        rng_seed: u64,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Engine {
+            id,
+            addr,
+            incarnation: 0,
+            phase: Phase::Idle,
+            now: Duration::ZERO,
+            rng: Rng::new(rng_seed),
+            members: BTreeMap::new(),
+            tombstones: BTreeMap::new(),
+            seeds: Vec::new(),
+            probe_order: Vec::new(),
+            probe_next: 0,
+            probe: None,
+            next_seq: 0,
+            relays: BTreeMap::new(),
+            awareness: Awareness::new(config.awareness_max.get()),
+            updates: UpdateQueue::default(),
+            seen: SeenSet::new(config.seen_payloads_max),
+            hot: HotQueue::new(config.payload_queue_max, config.payload_queue_bytes_max),
+            timers: Timers::default(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+            config,
+        })
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// This node's address.
+    pub fn addr(&self) -> &A {
+        &self.addr
+    }
+
+    /// This node's incarnation (raised each time it refutes a suspicion).
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// Lifeguard's local health score: 0 is healthy; timeouts are multiplied by
+    /// `score + 1`.
+    pub fn health_score(&self) -> u32 {
+        self.awareness.score()
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Joins the cluster through `seeds` (their addresses; this node's own is ignored).
+    /// With no seeds the node starts a cluster of its own and waits to be contacted.
+    /// Seeds that do not answer are retried every `rejoin_interval` for as long as they
+    /// are not live members. No effect after [`Engine::leave`].
+    pub fn join(&mut self, now: Duration, seeds: &[A]) {
+        self.enter(now);
+        if self.phase == Phase::Left {
+            return;
+        }
+        for seed in seeds {
+            if *seed != self.addr && !self.seeds.contains(seed) && self.seeds.len() < SEEDS_MAX {
+                self.seeds.push(seed.clone());
+            }
+        }
+        self.updates.push(self.self_update());
+        let contacts: Vec<A> = seeds
+            .iter()
+            .filter(|s| **s != self.addr)
+            .take(SEEDS_MAX)
+            .cloned()
+            .collect();
+        for seed in contacts {
+            self.send_sync(seed, None, false);
+        }
+    }
+
+    /// Leaves gracefully: tells `gossip_nodes` members at once and keeps gossiping the
+    /// news on later `handle_timeout` calls (keep driving the engine for a few gossip
+    /// intervals before dropping it). Others then see this node as
+    /// [`MemberState::Left`]. Stops probing, forwarding and anti-entropy; final.
+    pub fn leave(&mut self, now: Duration) {
+        self.enter(now);
+        if self.phase == Phase::Left {
+            return;
+        }
+        self.phase = Phase::Left;
+        self.probe = None;
+        self.hot.clear();
+        for timer in [
+            Timer::ProbeDirect,
+            Timer::ProbeEnd,
+            Timer::AntiEntropy,
+            Timer::Rejoin,
+        ] {
+            self.timers.cancel(timer);
+        }
+        self.updates.push(Update::Left {
+            id: self.id,
+            incarnation: self.incarnation,
+        });
+        self.gossip_updates();
+    }
+
+    /// Handles one message from `from` (the transport's peer address; replies go there).
+    ///
+    /// # Errors
+    ///
+    /// Bytes that are not a valid message are refused with a [`MessageError`]: counted
+    /// in [`Stats::malformed_dropped`], nothing else changed. Never panics.
+    pub fn handle_message(
+        &mut self,
+        now: Duration,
+        from: A,
+        bytes: &[u8],
+    ) -> Result<(), MessageError> {
+        self.stats.messages_received += 1;
+        self.stats.bytes_received += bytes.len() as u64;
+        let envelope = match self.decode(bytes) {
+            Ok(envelope) => envelope,
+            Err(e) => {
+                self.stats.malformed_dropped += 1;
+                return Err(e);
+            }
+        };
+        self.enter(now);
+        self.receive(from, envelope);
+        Ok(())
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        self.enter(now);
+        for _ in 0..TIMERS_PER_CALL_MAX {
+            match self.timers.pop_due(self.now) {
+                Some(timer) => self.fire(timer),
+                None => return,
+            }
+        }
+    }
+
+    /// Disseminates `payload` under the dedup key `id` (a payload whose id this node has
+    /// seen is ignored). It is not delivered back to this node. A payload too large for
+    /// one stream message (`stream_bytes_max` minus about 64 bytes) is not sent at all and
+    /// is counted in [`Stats::payloads_too_large`]: anti-entropy carries it instead.
+    /// No effect after [`Engine::leave`].
+    pub fn broadcast(&mut self, now: Duration, id: [u8; 16], payload: Vec<u8>) {
+        self.enter(now);
+        self.start_broadcast(id, payload);
+    }
+
+    /// The next message to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit<A>> {
+        let transmit = self.transmits.pop_front()?;
+        self.stats.messages_sent += 1;
+        self.stats.bytes_sent += transmit.bytes.len() as u64;
+        Some(transmit)
+    }
+
+    /// When [`Engine::handle_timeout`] should next be called; `None` before the first
+    /// input.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        self.timers.next()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event<A>> {
+        self.events.pop_front()
+    }
+
+    /// The other members this node knows of (not itself), by id, with phi as of the
+    /// latest input.
+    pub fn members(&self) -> impl Iterator<Item = MemberInfo<A>> + '_ {
+        self.members.values().map(|m| m.info(self.now))
+    }
+
+    /// One member, if known.
+    pub fn member(&self, id: NodeId) -> Option<MemberInfo<A>> {
+        self.members.get(&id).map(|m| m.info(self.now))
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Notes `now` and, on the first input, starts the timers (with random phases, so
+    /// nodes started together do not probe in lockstep).
+    fn enter(&mut self, now: Duration) {
+        self.now = self.now.max(now);
+        if self.phase != Phase::Idle {
+            return;
+        }
+        self.phase = Phase::Running;
+        let c = &self.config;
+        let (probe, gossip) = (c.probe_interval, c.gossip_interval);
+        let (anti_entropy, rejoin) = (c.anti_entropy_interval, c.rejoin_interval);
+        let first_probe = self.now + self.rng.duration_below(probe);
+        self.timers.set(Timer::ProbeEnd, first_probe);
+        let first_gossip = self.now + self.rng.duration_below(gossip);
+        self.timers.set(Timer::Gossip, first_gossip);
+        let first_exchange = self.now + anti_entropy + self.rng.duration_below(anti_entropy);
+        self.timers.set(Timer::AntiEntropy, first_exchange);
+        let first_rejoin = self.now + rejoin + self.rng.duration_below(rejoin);
+        self.timers.set(Timer::Rejoin, first_rejoin);
+        let push_pull = self.config.push_pull_interval;
+        let first_push_pull = self.now + push_pull + self.rng.duration_below(push_pull);
+        self.timers.set(Timer::PushPull, first_push_pull);
+    }
+
+    fn fire(&mut self, timer: Timer) {
+        match timer {
+            Timer::ProbeDirect => self.probe_indirectly(),
+            Timer::ProbeEnd => {
+                self.finish_probe();
+                self.start_probe();
+            }
+            Timer::Gossip => self.gossip_round(),
+            Timer::AntiEntropy => self.anti_entropy_round(),
+            Timer::Rejoin => self.rejoin_round(),
+            Timer::PushPull => self.push_pull_round(),
+            Timer::Suspicion(id) => self.suspicion_expired(id),
+            Timer::Relay(seq) => self.relay_expired(seq),
+        }
+    }
+
+    /// This node's own alive record.
+    fn self_update(&self) -> Update<A> {
+        Update::Alive {
+            id: self.id,
+            addr: self.addr.clone(),
+            incarnation: self.incarnation,
+        }
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.next_seq
+    }
+
+    /// Members that can be probed and gossiped to, with addresses.
+    fn reachable(&self) -> Vec<(NodeId, A)> {
+        let live = self.members.values().filter(|m| m.is_reachable());
+        live.map(|m| (m.id, m.addr.clone())).collect()
+    }
+
+    /// Members believed alive (not suspect), with addresses.
+    fn alive(&self) -> Vec<(NodeId, A)> {
+        let alive = self
+            .members
+            .values()
+            .filter(|m| m.state == MemberState::Alive);
+        alive.map(|m| (m.id, m.addr.clone())).collect()
+    }
+
+    /// Cluster size estimate for the log-scaled limits: reachable members plus this node.
+    fn cluster_size(&self) -> usize {
+        self.members.values().filter(|m| m.is_reachable()).count() + 1
+    }
+
+    fn emit(&mut self, event: Event<A>) {
+        if self.events.len() >= self.config.event_queue_max {
+            self.stats.events_dropped += 1;
+        } else {
+            self.events.push_back(event);
+        }
+    }
+
+    fn body_kind(body: &Body<A>) -> Kind {
+        match body {
+            Body::Payloads(_) | Body::Sync { .. } => Kind::Stream,
+            _ => Kind::Datagram,
+        }
+    }
+}

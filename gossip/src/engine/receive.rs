@@ -1,0 +1,84 @@
+//! Incoming messages: decode and check, note the sender, apply piggybacked news, then
+//! act on the body.
+
+use lattice_crdt::NodeId;
+
+use super::message::{self, Body, Envelope, MessageError};
+use super::{Address, Engine, Phase};
+
+/// Most piggybacked updates accepted in one message.
+const UPDATES_PER_MESSAGE_MAX: usize = 4096;
+
+/// Most payloads accepted in one message.
+const PAYLOADS_PER_MESSAGE_MAX: usize = 1024;
+
+impl<A: Address> Engine<A> {
+    /// Decodes and checks a message without touching any state.
+    pub(super) fn decode(&self, bytes: &[u8]) -> Result<Envelope<A>, MessageError> {
+        let envelope: Envelope<A> = message::decode(bytes, self.config.stream_bytes_max)?;
+        if envelope.sender == self.id {
+            return Err(MessageError::FromSelf);
+        }
+        let too_many = |what: &str| Err(MessageError::Malformed(format!("too many {what}")));
+        if envelope.updates.len() > UPDATES_PER_MESSAGE_MAX {
+            return too_many("updates");
+        }
+        match &envelope.body {
+            Body::Payloads(p) if p.len() > PAYLOADS_PER_MESSAGE_MAX => too_many("payloads"),
+            Body::Sync { members, .. }
+                if members.len() > self.config.members_max.saturating_add(1) =>
+            {
+                too_many("members")
+            }
+            _ => Ok(envelope),
+        }
+    }
+
+    /// Acts on a checked message from `from`.
+    pub(super) fn receive(&mut self, from: A, envelope: Envelope<A>) {
+        let Envelope {
+            sender,
+            sender_addr,
+            incarnation,
+            to,
+            body,
+            updates,
+        } = envelope;
+        if to.is_some_and(|to| to != self.id) {
+            return; // meant for a node that used to live at this address
+        }
+        self.observe_sender(sender, sender_addr, incarnation);
+        for update in updates {
+            self.apply_update(update);
+        }
+        self.handle_body(sender, from, body);
+    }
+
+    fn handle_body(&mut self, sender: NodeId, from: A, body: Body<A>) {
+        match body {
+            Body::Ping { seq } => self.send(from, Some(sender), Body::Ack { seq }),
+            Body::Ack { seq } => self.on_ack(sender, seq),
+            Body::PingReq {
+                seq,
+                target,
+                target_addr,
+            } => self.on_ping_req(sender, from, seq, target, target_addr),
+            Body::IndirectAck { seq } => self.on_indirect_ack(seq),
+            Body::Nack { seq } => self.on_nack(seq),
+            Body::Gossip => {}
+            Body::Payloads(payloads) => {
+                for payload in payloads {
+                    self.receive_payload(sender, payload);
+                }
+            }
+            Body::Sync { reply, members } => {
+                for record in members {
+                    self.apply_sync_record(sender, record);
+                }
+                if !reply && self.phase != Phase::Left {
+                    self.send_sync(from, Some(sender), true);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Building outgoing messages: envelope, piggybacked updates within the size limit, and
+//! the bounded transmit queue.
+
+use lattice_crdt::NodeId;
+
+use super::message::{self, encoded_len, len_with_updates, Body, Envelope, Update};
+use super::updates::retransmit_limit;
+use super::{Address, Engine, Kind, MemberState, Transmit};
+
+/// Room left in a stream message for piggybacked updates after a full membership sync.
+const SYNC_HEADROOM_BYTES: usize = 4096;
+
+impl<A: Address> Engine<A> {
+    /// Sends `body` to `to` (member `to_id` if known), piggybacking what fits: first the
+    /// recipient's own record if we hold it as not alive (so it can refute), then queued
+    /// updates, least sent first.
+    pub(super) fn send(&mut self, to: A, to_id: Option<NodeId>, body: Body<A>) {
+        let kind = Self::body_kind(&body);
+        let max = match kind {
+            Kind::Datagram => self.config.datagram_bytes_max,
+            Kind::Stream => self.config.stream_bytes_max,
+        };
+        let mut envelope = Envelope {
+            sender: self.id,
+            sender_addr: self.addr.clone(),
+            incarnation: self.incarnation,
+            to: to_id,
+            body,
+            updates: to_id
+                .and_then(|id| self.notice_for(id))
+                .into_iter()
+                .collect(),
+        };
+        let forced = envelope.updates.len();
+        let forced_bytes: usize = envelope.updates.iter().map(encoded_len).sum();
+        let base = message::encode(&Envelope {
+            updates: Vec::new(),
+            ..envelope.clone()
+        })
+        .len();
+        let limit = retransmit_limit(self.config.retransmit_mult.get(), self.cluster_size());
+        let fits = |count: usize, bytes: usize| {
+            len_with_updates(base, count + forced, bytes + forced_bytes) <= max
+        };
+        if fits(0, 0) {
+            envelope.updates.extend(self.updates.take(limit, fits));
+        } else {
+            envelope.updates.clear();
+        }
+        self.enqueue(to, message::encode(&envelope), kind, max);
+    }
+
+    fn enqueue(&mut self, to: A, bytes: Vec<u8>, kind: Kind, max: usize) {
+        if bytes.len() > max || self.transmits.len() >= self.config.transmit_queue_max {
+            self.stats.transmits_dropped += 1;
+            return;
+        }
+        self.transmits.push_back(Transmit { to, bytes, kind });
+    }
+
+    /// What `id` should hear about itself: our record of it unless it is alive to us
+    /// (a suspicion only with Lifeguard: its "buddy system").
+    fn notice_for(&self, id: NodeId) -> Option<Update<A>> {
+        if let Some(t) = self.tombstones.get(&id) {
+            return Some(self.down_record(id, t.incarnation, t.left));
+        }
+        let m = self.members.get(&id)?;
+        match m.state {
+            MemberState::Alive => None,
+            MemberState::Suspect if !self.config.lifeguard => None,
+            MemberState::Suspect => Some(Update::Suspect {
+                id,
+                incarnation: m.incarnation,
+                from: self.id,
+            }),
+            MemberState::Dead => Some(self.down_record(id, m.incarnation, false)),
+            MemberState::Left => Some(self.down_record(id, m.incarnation, true)),
+        }
+    }
+
+    /// Our record of a member that is down.
+    pub(super) fn down_record(&self, id: NodeId, incarnation: u64, left: bool) -> Update<A> {
+        if left {
+            Update::Left { id, incarnation }
+        } else {
+            Update::Dead {
+                id,
+                incarnation,
+                from: self.id,
+            }
+        }
+    }
+
+    /// Sends our full membership to `to` (push–pull; `reply` answers a request).
+    pub(super) fn send_sync(&mut self, to: A, to_id: Option<NodeId>, reply: bool) {
+        let members = self.full_state();
+        self.send(to, to_id, Body::Sync { reply, members });
+    }
+
+    /// Everything we know, as records: ourselves, members, tombstones; cut to fit a
+    /// stream message with room to spare.
+    fn full_state(&self) -> Vec<Update<A>> {
+        let budget = self
+            .config
+            .stream_bytes_max
+            .saturating_sub(SYNC_HEADROOM_BYTES);
+        let members = self.members.values().map(|m| match m.state {
+            MemberState::Alive => Update::Alive {
+                id: m.id,
+                addr: m.addr.clone(),
+                incarnation: m.incarnation,
+            },
+            MemberState::Suspect => Update::Suspect {
+                id: m.id,
+                incarnation: m.incarnation,
+                from: self.id,
+            },
+            MemberState::Dead => self.down_record(m.id, m.incarnation, false),
+            MemberState::Left => self.down_record(m.id, m.incarnation, true),
+        });
+        let tombstones = self
+            .tombstones
+            .iter()
+            .map(|(id, t)| self.down_record(*id, t.incarnation, t.left));
+        let all = std::iter::once(self.self_update())
+            .chain(members)
+            .chain(tombstones);
+        let mut used = 0;
+        all.take_while(|u| {
+            used += encoded_len(u);
+            used <= budget
+        })
+        .collect()
+    }
+}

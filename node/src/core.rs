@@ -1,0 +1,320 @@
+//! The node core: one replica and one gossip engine joined into a single sans-IO state
+//! machine, driven alike by the production runtime and the simulator.
+//!
+//! Every frame a node sends starts with a channel byte: [`Channel::Gossip`] frames go to
+//! the membership engine, [`Channel::Sync`] frames carry anti-entropy
+//! ([`SyncMessage`]). The core wires the two together:
+//!
+//! - writes are staged in the replica; after [`NodeCore::sync`] makes them durable, each
+//!   write's log record is broadcast through the engine (its first dot is the dedup id);
+//! - a payload the engine delivers is a log record from a peer: the replica applies it
+//!   (idempotently; a duplicate changes nothing);
+//! - when the engine picks an anti-entropy partner, the core sends it a digest, and
+//!   answers digests, records and snapshot pages from peers, so whatever dissemination
+//!   lost is repaired and restarted nodes catch up.
+//!
+//! Two clocks come in with every input: `now` (monotonic, for the engine's timers) and
+//! `wall` (NTP64 wall-clock time, for the replica's HLC).
+
+use std::collections::VecDeque;
+use std::fmt::Debug;
+use std::time::Duration;
+
+use lattice_crdt::{Dot, Op, NTP64};
+use lattice_gossip::engine::{
+    Address, Config as GossipConfig, Engine, Event, Kind, MemberInfo, Transmit,
+};
+use thiserror::Error;
+
+use crate::log::LogRecord;
+use crate::replica::{Read, ReadError, Replica, ReplicaConfig, Synced, WriteError, Written};
+use crate::store::{Store, StoreError};
+use crate::sync::{SyncError, SyncLimits, SyncMessage};
+use crate::token::SessionToken;
+
+/// The first byte of every frame between nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Channel {
+    /// Membership and dissemination, for the gossip engine.
+    Gossip = 0,
+    /// Anti-entropy between replicas.
+    Sync = 1,
+}
+
+/// Settings of a node core.
+#[derive(Clone, Debug, Default)]
+pub struct NodeConfig {
+    /// The replica's settings.
+    pub replica: ReplicaConfig,
+    /// The membership engine's settings.
+    pub gossip: GossipConfig,
+    /// Bounds on anti-entropy answers.
+    pub sync: SyncLimits,
+}
+
+/// Why a frame from a peer was dropped. Counted; nothing else changed, except that a
+/// `Records` answer may have been applied in part (each record whole or not at all).
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// The frame is empty or names no known channel.
+    #[error("frame with unknown channel")]
+    Channel,
+    /// The gossip engine refused the frame.
+    #[error("gossip frame: {0}")]
+    Gossip(String),
+    /// The anti-entropy message was refused.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+}
+
+/// Something the driver or the application should know.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NodeEvent<A> {
+    /// Membership changed.
+    Membership(Event<A>),
+    /// A document changed by replication (not by a local write).
+    Replicated {
+        /// The document's key.
+        key: String,
+    },
+    /// A payload or anti-entropy frame from a peer was refused.
+    Refused {
+        /// The peer.
+        from: A,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Counters of what the core did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    /// Records received by dissemination and new here.
+    pub deltas_applied: u64,
+    /// Records received by dissemination that were already here.
+    pub deltas_duplicate: u64,
+    /// Records broadcast after a local write became durable.
+    pub deltas_sent: u64,
+    /// Records applied by anti-entropy (repairs).
+    pub repairs: u64,
+    /// Anti-entropy exchanges started.
+    pub exchanges: u64,
+    /// Frames dropped as malformed or refused.
+    pub frames_refused: u64,
+}
+
+/// A node: replica plus membership. See the module doc.
+#[derive(Debug)]
+pub struct NodeCore<S, A> {
+    replica: Replica<S>,
+    gossip: Engine<A>,
+    limits: SyncLimits,
+    outbox: VecDeque<Transmit<A>>,
+    events: VecDeque<NodeEvent<A>>,
+    stats: NodeStats,
+    dirty: bool,
+}
+
+impl<S: Store, A: Address> NodeCore<S, A> {
+    /// A node over `replica`, reachable at `addr`, with a seeded engine.
+    pub fn new(replica: Replica<S>, addr: A, config: NodeConfig, rng_seed: u64) -> Self {
+        let gossip = Engine::new(replica.node(), addr, config.gossip, rng_seed);
+        NodeCore {
+            replica,
+            gossip,
+            limits: config.sync,
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: NodeStats::default(),
+            dirty: false,
+        }
+    }
+
+    /// The replica.
+    pub fn replica(&self) -> &Replica<S> {
+        &self.replica
+    }
+
+    /// Hands the replica back (a restart reopens its store).
+    pub fn into_replica(self) -> Replica<S> {
+        self.replica
+    }
+
+    /// The members this node knows of, with their state and phi.
+    pub fn members(&self) -> impl Iterator<Item = MemberInfo<A>> + '_ {
+        self.gossip.members()
+    }
+
+    /// What the core did so far.
+    pub fn stats(&self) -> NodeStats {
+        self.stats
+    }
+
+    /// What the membership engine did so far.
+    pub fn gossip_stats(&self) -> lattice_gossip::engine::Stats {
+        self.gossip.stats()
+    }
+
+    /// Joins the cluster through `seeds`.
+    pub fn join(&mut self, now: Duration, seeds: &[A]) {
+        self.gossip.join(now, seeds);
+    }
+
+    /// Leaves the cluster gracefully.
+    pub fn leave(&mut self, now: Duration) {
+        self.gossip.leave(now);
+    }
+
+    /// Stages a local write (acknowledge it after [`sync`](NodeCore::sync)).
+    pub fn write(
+        &mut self,
+        wall: NTP64,
+        key: &str,
+        ops: &[Op],
+        session: Option<&SessionToken>,
+    ) -> Result<Written, WriteError> {
+        let written = self.replica.write(wall, key, ops, session)?;
+        self.dirty = true;
+        Ok(written)
+    }
+
+    /// Reads a document for a session.
+    pub fn read(&self, key: &str, session: Option<&SessionToken>) -> Result<Read, ReadError> {
+        self.replica.read(key, session)
+    }
+
+    /// Whether anything is staged that a [`sync`](NodeCore::sync) would make durable.
+    pub fn needs_sync(&self) -> bool {
+        self.dirty
+    }
+
+    /// Makes everything staged durable, then broadcasts the local writes it covered.
+    pub fn sync(&mut self, now: Duration) -> Result<Synced, StoreError> {
+        let synced = self.replica.sync()?;
+        self.dirty = false;
+        for record in &synced.records {
+            self.gossip
+                .broadcast(now, dedup_id(record.first), record.encode());
+            self.stats.deltas_sent += 1;
+        }
+        Ok(synced)
+    }
+
+    /// Handles a frame from `from`.
+    pub fn handle_frame(
+        &mut self,
+        now: Duration,
+        wall: NTP64,
+        from: A,
+        frame: &[u8],
+    ) -> Result<(), FrameError> {
+        let result = match frame.split_first() {
+            Some((&c, body)) if c == Channel::Gossip as u8 => self
+                .gossip
+                .handle_message(now, from, body)
+                .map_err(|e| FrameError::Gossip(e.to_string())),
+            Some((&c, body)) if c == Channel::Sync as u8 => {
+                self.handle_sync_frame(wall, from, body)
+            }
+            _ => Err(FrameError::Channel),
+        };
+        if result.is_err() {
+            self.stats.frames_refused += 1;
+        }
+        self.drain_gossip(now, wall);
+        result
+    }
+
+    /// Runs due timers.
+    pub fn handle_timeout(&mut self, now: Duration, wall: NTP64) {
+        self.gossip.handle_timeout(now);
+        self.drain_gossip(now, wall);
+    }
+
+    /// The next frame to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit<A>> {
+        if let Some(t) = self.outbox.pop_front() {
+            return Some(t);
+        }
+        let mut t = self.gossip.poll_transmit()?;
+        t.bytes.insert(0, Channel::Gossip as u8);
+        Some(t)
+    }
+
+    /// When [`handle_timeout`](NodeCore::handle_timeout) is next due.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        self.gossip.poll_timeout()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<NodeEvent<A>> {
+        self.events.pop_front()
+    }
+
+    fn handle_sync_frame(&mut self, wall: NTP64, from: A, body: &[u8]) -> Result<(), FrameError> {
+        let message = SyncMessage::decode(body, &self.limits)?;
+        let before = self.replica.version_vector().clone();
+        let outcome = self.replica.handle_sync(wall, message, &self.limits)?;
+        if self.replica.version_vector() != &before {
+            self.dirty = true;
+        }
+        self.stats.repairs += outcome.applied as u64;
+        for reply in outcome.replies {
+            self.send_sync(from.clone(), &reply);
+        }
+        Ok(())
+    }
+
+    fn send_sync(&mut self, to: A, message: &SyncMessage) {
+        let mut bytes = vec![Channel::Sync as u8];
+        bytes.extend(message.encode());
+        self.outbox.push_back(Transmit {
+            to,
+            bytes,
+            kind: Kind::Stream,
+        });
+    }
+
+    /// Acts on what the engine reported: payloads, anti-entropy partners, membership.
+    fn drain_gossip(&mut self, _now: Duration, wall: NTP64) {
+        while let Some(event) = self.gossip.poll_event() {
+            match event {
+                Event::Payload { bytes, .. } => self.apply_payload(wall, &bytes),
+                Event::AntiEntropy { peer } => {
+                    self.stats.exchanges += 1;
+                    let digest = self.replica.digest();
+                    self.send_sync(peer.1, &digest);
+                }
+                other => self.events.push_back(NodeEvent::Membership(other)),
+            }
+        }
+    }
+
+    fn apply_payload(&mut self, wall: NTP64, bytes: &[u8]) {
+        match self.replica.apply_remote(wall, bytes) {
+            Ok(crate::replica::Applied::New) => {
+                self.stats.deltas_applied += 1;
+                self.dirty = true;
+                if let Ok(record) = lattice_crdt::codec::decode::<LogRecord>(bytes, usize::MAX) {
+                    self.events
+                        .push_back(NodeEvent::Replicated { key: record.key });
+                }
+            }
+            Ok(crate::replica::Applied::Duplicate) => self.stats.deltas_duplicate += 1,
+            Err(e) => {
+                self.stats.frames_refused += 1;
+                let _ = e;
+            }
+        }
+    }
+}
+
+/// The dissemination id of a record: its first dot, big-endian.
+fn dedup_id(first: Dot) -> [u8; 16] {
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(&first.origin.get().to_be_bytes());
+    id[8..].copy_from_slice(&first.seq.to_be_bytes());
+    id
+}
