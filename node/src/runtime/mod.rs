@@ -1,4 +1,5 @@
-//! The runtime: one thread owns a [`Replica`] and group-commits its writes.
+//! The runtime: one thread owns a [`Replica`] (or, networked, a
+//! [`NodeCore`](crate::NodeCore): see [`NodeRuntime`]) and group-commits its writes.
 //!
 //! Callers send requests through a bounded channel (STYLE.md 12: the core is owned, not
 //! locked). The thread takes every request that is waiting, stages each write, then
@@ -10,6 +11,10 @@
 //! If a sync fails, the thread answers every waiting writer with the error and stops:
 //! after a failed fsync the kernel may have dropped the dirty pages, so going on could
 //! acknowledge lost data.
+
+mod node;
+
+pub use node::{NodeHandle, NodeRuntime};
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::thread::{self, JoinHandle};
@@ -248,7 +253,7 @@ fn fail(waiting: Waiting, error: &StoreError) {
 
 /// The wall clock as NTP64 since the Unix epoch: the one clock read of the node crate.
 #[allow(clippy::disallowed_methods)]
-fn wall_clock() -> NTP64 {
+pub(crate) fn wall_clock() -> NTP64 {
     let since_epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();

@@ -1,0 +1,296 @@
+//! The networked node: a [`NodeCore`] driven over QUIC.
+//!
+//! One OS thread owns the core (its store does blocking I/O) and takes inputs from a
+//! bounded channel: frames from peers, client calls, and its own timers. Each round it
+//! handles everything waiting, runs due timers, makes staged changes durable with one
+//! sync (group commit), answers the writes that sync covered, and hands the frames to
+//! send to a tokio task. Two more tokio tasks move bytes: one feeds received frames in,
+//! one sends, each frame on its own task so one slow peer holds up no other.
+
+use std::net::SocketAddr;
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use lattice_crdt::Op;
+use lattice_gossip::engine::{Kind as GossipKind, MemberInfo};
+use lattice_gossip::quic::Kind as QuicKind;
+use lattice_gossip::QuicTransport;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{wall_clock, CallError, QUEUE_LEN_DEFAULT};
+use crate::core::NodeCore;
+use crate::replica::{Read, Written};
+use crate::store::{Store, StoreError};
+use crate::token::SessionToken;
+
+enum Input {
+    Frame {
+        from: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    Write {
+        key: String,
+        ops: Vec<Op>,
+        session: Option<SessionToken>,
+        reply: oneshot::Sender<Result<Written, CallError>>,
+    },
+    Read {
+        key: String,
+        session: Option<SessionToken>,
+        reply: oneshot::Sender<Result<Read, CallError>>,
+    },
+    Members {
+        reply: oneshot::Sender<Vec<MemberInfo<SocketAddr>>>,
+    },
+    Leave,
+    Stop,
+}
+
+/// A clonable way to call a running node.
+#[derive(Clone, Debug)]
+pub struct NodeHandle {
+    tx: SyncSender<Input>,
+}
+
+/// A running node: the core's thread and its network tasks.
+#[derive(Debug)]
+pub struct NodeRuntime<S> {
+    handle: NodeHandle,
+    thread: JoinHandle<Result<NodeCore<S, SocketAddr>, StoreError>>,
+    transport: Arc<QuicTransport>,
+}
+
+impl<S: Store + Send + 'static> NodeRuntime<S> {
+    /// Starts `core` on `transport` and joins through `seeds`. Call inside a tokio
+    /// runtime (it spawns the network tasks there).
+    pub fn start(
+        mut core: NodeCore<S, SocketAddr>,
+        transport: QuicTransport,
+        seeds: &[SocketAddr],
+    ) -> Self {
+        let transport = Arc::new(transport);
+        let (tx, rx) = sync_channel(QUEUE_LEN_DEFAULT);
+        let (out_tx, out_rx) = mpsc::channel(QUEUE_LEN_DEFAULT);
+        tokio::spawn(receive(Arc::clone(&transport), tx.clone()));
+        tokio::spawn(send(Arc::clone(&transport), out_rx));
+        let epoch = monotonic_epoch();
+        core.join(Duration::ZERO, seeds);
+        let thread = thread::Builder::new()
+            .name(format!("lattice-node-{}", core.replica().node()))
+            .spawn(move || run(core, rx, out_tx, epoch))
+            .expect("spawning the node thread");
+        NodeRuntime {
+            handle: NodeHandle { tx },
+            thread,
+            transport,
+        }
+    }
+
+    /// A handle to call the node.
+    pub fn handle(&self) -> NodeHandle {
+        self.handle.clone()
+    }
+
+    /// Leaves the cluster, stops (calls through other handles then fail with
+    /// [`CallError::Stopped`]), closes the transport, and returns the core with its last
+    /// writes synced.
+    pub async fn stop(self) -> Result<NodeCore<S, SocketAddr>, StoreError> {
+        let _ = self.handle.tx.try_send(Input::Leave);
+        // Give the leave notice a moment to go out before the transport closes.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let _ = self.handle.tx.send(Input::Stop);
+        self.transport.close().await;
+        let thread = self.thread;
+        tokio::task::spawn_blocking(move || thread.join().expect("the node thread does not panic"))
+            .await
+            .expect("joining the node thread")
+    }
+}
+
+impl NodeHandle {
+    /// Applies `ops` to document `key`; answers once the write is durable.
+    pub async fn write(
+        &self,
+        key: &str,
+        ops: Vec<Op>,
+        session: Option<SessionToken>,
+    ) -> Result<Written, CallError> {
+        let (reply, rx) = oneshot::channel();
+        let key = key.to_owned();
+        self.send(Input::Write {
+            key,
+            ops,
+            session,
+            reply,
+        })?;
+        rx.await.unwrap_or(Err(CallError::Stopped))
+    }
+
+    /// Reads document `key`.
+    pub async fn read(&self, key: &str, session: Option<SessionToken>) -> Result<Read, CallError> {
+        let (reply, rx) = oneshot::channel();
+        let key = key.to_owned();
+        self.send(Input::Read {
+            key,
+            session,
+            reply,
+        })?;
+        rx.await.unwrap_or(Err(CallError::Stopped))
+    }
+
+    /// The members this node knows of.
+    pub async fn members(&self) -> Result<Vec<MemberInfo<SocketAddr>>, CallError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Input::Members { reply })?;
+        rx.await.map_err(|_| CallError::Stopped)
+    }
+
+    fn send(&self, input: Input) -> Result<(), CallError> {
+        self.tx.try_send(input).map_err(|e| match e {
+            TrySendError::Full(_) => CallError::Overloaded,
+            TrySendError::Disconnected(_) => CallError::Stopped,
+        })
+    }
+}
+
+/// Feeds frames from the transport to the core; ends when either side closes.
+async fn receive(transport: Arc<QuicTransport>, tx: SyncSender<Input>) {
+    while let Some(incoming) = transport.recv().await {
+        let input = Input::Frame {
+            from: incoming.from,
+            bytes: incoming.bytes,
+        };
+        match tx.try_send(input) {
+            Ok(()) | Err(TrySendError::Full(_)) => {} // a full core sheds frames; gossip retries
+            Err(TrySendError::Disconnected(_)) => break,
+        }
+    }
+}
+
+/// Sends the core's frames, each on its own task.
+async fn send(
+    transport: Arc<QuicTransport>,
+    mut rx: mpsc::Receiver<(SocketAddr, Vec<u8>, GossipKind)>,
+) {
+    while let Some((to, bytes, kind)) = rx.recv().await {
+        let transport = Arc::clone(&transport);
+        let kind = match kind {
+            GossipKind::Datagram => QuicKind::Datagram,
+            GossipKind::Stream => QuicKind::Stream,
+        };
+        tokio::spawn(async move {
+            // Lost frames are the protocol's business: gossip and anti-entropy retry.
+            let _ = transport.send(to, bytes, kind).await;
+        });
+    }
+}
+
+/// Writes and reads answered once the round's sync is done.
+enum Waiting {
+    Write(oneshot::Sender<Result<Written, CallError>>, Written),
+    Read(oneshot::Sender<Result<Read, CallError>>, Read),
+}
+
+type Outbox = mpsc::Sender<(SocketAddr, Vec<u8>, GossipKind)>;
+
+fn run<S: Store>(
+    mut core: NodeCore<S, SocketAddr>,
+    rx: Receiver<Input>,
+    out: Outbox,
+    epoch: Instant,
+) -> Result<NodeCore<S, SocketAddr>, StoreError> {
+    loop {
+        let wait = core
+            .poll_timeout()
+            .map(|t| t.saturating_sub(epoch.elapsed()))
+            .unwrap_or(Duration::from_secs(1));
+        let first = match rx.recv_timeout(wait) {
+            Ok(input) => Some(input),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let inputs: Vec<Input> = first.into_iter().chain(rx.try_iter().take(1023)).collect();
+        let mut waiting = Vec::new();
+        let mut stop = false;
+        for input in inputs {
+            stop |= matches!(input, Input::Stop);
+            handle(&mut core, input, epoch, &mut waiting);
+        }
+        let now = epoch.elapsed();
+        if core.poll_timeout().is_some_and(|t| t <= now) {
+            core.handle_timeout(now, wall_clock());
+        }
+        if core.needs_sync() {
+            if let Err(e) = core.sync(now) {
+                let message = e.to_string();
+                for w in waiting {
+                    answer(w, Err(CallError::Sync(message.clone())));
+                }
+                return Err(e);
+            }
+        }
+        for w in waiting {
+            answer(w, Ok(()));
+        }
+        while let Some(t) = core.poll_transmit() {
+            let _ = out.try_send((t.to, t.bytes, t.kind)); // a full outbox sheds; protocols retry
+        }
+        while core.poll_event().is_some() {}
+        if stop {
+            break;
+        }
+    }
+    core.sync(epoch.elapsed())?;
+    Ok(core)
+}
+
+fn handle<S: Store>(
+    core: &mut NodeCore<S, SocketAddr>,
+    input: Input,
+    epoch: Instant,
+    waiting: &mut Vec<Waiting>,
+) {
+    let now = epoch.elapsed();
+    match input {
+        Input::Frame { from, bytes } => {
+            let _ = core.handle_frame(now, wall_clock(), from, &bytes); // counted in stats
+        }
+        Input::Write {
+            key,
+            ops,
+            session,
+            reply,
+        } => match core.write(wall_clock(), &key, &ops, session.as_ref()) {
+            Ok(written) => waiting.push(Waiting::Write(reply, written)),
+            Err(e) => drop(reply.send(Err(e.into()))),
+        },
+        Input::Read {
+            key,
+            session,
+            reply,
+        } => match core.read(&key, session.as_ref()) {
+            Ok(read) if read.pending => waiting.push(Waiting::Read(reply, read)),
+            other => drop(reply.send(other.map_err(CallError::from))),
+        },
+        Input::Members { reply } => drop(reply.send(core.members().collect())),
+        Input::Leave => core.leave(now),
+        Input::Stop => {}
+    }
+}
+
+fn answer(waiting: Waiting, result: Result<(), CallError>) {
+    match (waiting, result) {
+        (Waiting::Write(reply, written), Ok(())) => drop(reply.send(Ok(written))),
+        (Waiting::Read(reply, read), Ok(())) => drop(reply.send(Ok(read))),
+        (Waiting::Write(reply, _), Err(e)) => drop(reply.send(Err(e))),
+        (Waiting::Read(reply, _), Err(e)) => drop(reply.send(Err(e))),
+    }
+}
+
+/// The start of the node's monotonic clock: the driver's one read of it.
+#[allow(clippy::disallowed_methods)]
+fn monotonic_epoch() -> Instant {
+    Instant::now()
+}

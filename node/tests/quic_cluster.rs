@@ -1,0 +1,114 @@
+//! Real nodes over real QUIC on loopback: three nodes with certificates from one CA form
+//! a cluster and replicate; a node whose certificate comes from another CA is refused.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use lattice_crdt::{NodeId, Op};
+use lattice_gossip::engine::MemberState;
+use lattice_gossip::quic::Limits;
+use lattice_gossip::tls::{generate_ca, generate_node_cert, CaBundle};
+use lattice_gossip::{NodeTls, QuicTransport};
+use lattice_node::runtime::{NodeHandle, NodeRuntime};
+use lattice_node::store::MemStore;
+use lattice_node::{NodeConfig, NodeCore, Replica, ReplicaConfig};
+use serde_json::json;
+
+fn start(ca: &CaBundle, id: u64, seeds: &[SocketAddr]) -> (NodeRuntime<MemStore>, SocketAddr) {
+    let tls =
+        NodeTls::from_bundle(&generate_node_cert(ca, &format!("node-{id}")).unwrap()).unwrap();
+    let transport =
+        QuicTransport::bind("127.0.0.1:0".parse().unwrap(), &tls, Limits::default()).unwrap();
+    let addr = transport.local_addr();
+    let node = NodeId::new(id).unwrap();
+    let replica = Replica::open(MemStore::new(node), ReplicaConfig::default()).unwrap();
+    let core = NodeCore::new(replica, addr, NodeConfig::default(), id);
+    (NodeRuntime::start(core, transport, seeds), addr)
+}
+
+/// Waits up to `limit` for `check` to hold, polling.
+async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+async fn alive_members(h: &NodeHandle) -> usize {
+    let members = h.members().await.unwrap();
+    members
+        .iter()
+        .filter(|m| m.state == MemberState::Alive)
+        .count()
+}
+
+async fn likes(h: &NodeHandle) -> Option<serde_json::Value> {
+    h.read("post/1", None).await.unwrap().view
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_form_a_cluster_and_replicate_and_a_stranger_is_refused() {
+    let ca = generate_ca("lattice test cluster").unwrap();
+    let (a, a_addr) = start(&ca, 1, &[]);
+    let (b, _) = start(&ca, 2, &[a_addr]);
+    let (c, _) = start(&ca, 3, &[a_addr]);
+    let handles = [a.handle(), b.handle(), c.handle()];
+    for h in &handles {
+        let joined = eventually(Duration::from_secs(15), || async {
+            alive_members(h).await == 2
+        });
+        assert!(joined.await, "a node does not see the other two");
+    }
+
+    let inc = |by| {
+        vec![Op::Increment {
+            field: "likes".into(),
+            by,
+        }]
+    };
+    for (i, h) in handles.iter().enumerate() {
+        h.write("post/1", inc(i as i64 + 1), None).await.unwrap();
+    }
+    for h in &handles {
+        let converged = eventually(Duration::from_secs(15), || async {
+            likes(h).await == Some(json!({"likes": 6}))
+        });
+        assert!(
+            converged.await,
+            "a node did not converge: {:?}",
+            likes(h).await
+        );
+    }
+
+    // A node with a certificate from another CA cannot join, probe or push a delta.
+    let other_ca = generate_ca("someone else").unwrap();
+    let (stranger, _) = start(&other_ca, 9, &[a_addr]);
+    let s = stranger.handle();
+    s.write("post/1", inc(100), None).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(alive_members(&s).await, 0, "the stranger sees members");
+    for h in &handles {
+        let members = h.members().await.unwrap();
+        assert!(
+            members.iter().all(|m| m.id != NodeId::new(9).unwrap()),
+            "the stranger was admitted"
+        );
+        assert_eq!(
+            likes(h).await,
+            Some(json!({"likes": 6})),
+            "the stranger's write got in"
+        );
+    }
+
+    for rt in [stranger, a, b, c] {
+        rt.stop().await.unwrap();
+    }
+}
