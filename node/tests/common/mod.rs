@@ -1,4 +1,7 @@
-//! Shared pieces of the node's integration tests.
+//! Shared pieces of the node's integration tests. Each test crate uses only some of
+//! them, hence the allow.
+
+#![allow(dead_code)]
 
 use lattice_crdt::{Json, JsonLimits, NodeId, Op};
 use proptest::prelude::*;
