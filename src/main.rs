@@ -1,23 +1,44 @@
-//! `lattice`: the one binary. For now it only describes itself; `serve`, `dev`, `sim`
-//! and `cert` arrive with the issues that build them.
+//! `lattice`: the one binary. It parses, wires and prints; the work happens in the
+//! library crates (lattice-crdt, lattice-gossip, lattice-node).
 
-use clap::Parser;
+mod cert;
+mod config;
+mod logging;
+mod serve;
+
+use clap::{Parser, Subcommand};
 
 /// lattice — a multi-master CRDT sync service.
 ///
 /// Every node accepts writes, stores CRDT documents durably, replicates them by gossip
-/// and gives clients session-consistent reads. This build holds the CRDT core
-/// (lattice-crdt); the server, the simulator and the
-/// certificate tools are not built yet.
+/// over QUIC with mutual TLS, and gives clients session-consistent reads.
 #[derive(Parser, Debug)]
 #[command(name = "lattice", version, about, long_about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    Cli::parse();
-    println!(
-        "lattice {} (crdt encoding format {}): nothing to run yet; see --help",
-        env!("CARGO_PKG_VERSION"),
-        lattice_crdt::codec::FORMAT_VERSION
-    );
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Runs one node.
+    Serve(config::ServeArgs),
+    /// Creates the cluster CA and node certificates.
+    #[command(subcommand)]
+    Cert(cert::CertCommand),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Cert(command) => cert::run(command),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

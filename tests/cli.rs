@@ -32,3 +32,41 @@ fn an_unknown_command_is_an_error() {
     let (ok, _) = lattice(&["frobnicate"]);
     assert!(!ok);
 }
+
+#[test]
+fn cert_creates_a_ca_and_node_certificates_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca");
+    let node = dir.path().join("node-1");
+    let (ok, _) = lattice(&["cert", "ca", "--out", ca.to_str().unwrap()]);
+    assert!(ok);
+    let args = [
+        "cert",
+        "node",
+        "--ca",
+        ca.to_str().unwrap(),
+        "--name",
+        "node-1",
+        "--out",
+        node.to_str().unwrap(),
+    ];
+    assert!(lattice(&args).0);
+    for file in ["ca.pem", "node.pem", "node.key"] {
+        assert!(node.join(file).exists(), "{file} missing");
+    }
+    assert!(
+        !lattice(&["cert", "ca", "--out", ca.to_str().unwrap()]).0,
+        "an existing CA was overwritten"
+    );
+}
+
+#[test]
+fn serve_without_a_node_id_is_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_lattice"))
+        .args(["serve"])
+        .env_remove("LATTICE_NODE_ID")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--node-id is required"));
+}
