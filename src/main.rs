@@ -3,6 +3,7 @@
 
 mod cert;
 mod config;
+mod dev;
 mod logging;
 mod serve;
 
@@ -23,6 +24,8 @@ struct Cli {
 enum Command {
     /// Runs one node.
     Serve(config::ServeArgs),
+    /// Runs a whole cluster on loopback in one process, for trying lattice.
+    Dev(dev::DevArgs),
     /// Creates the cluster CA and node certificates.
     #[command(subcommand)]
     Cert(cert::CertCommand),
@@ -32,6 +35,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Dev(args) => dev::run(args),
         Command::Cert(command) => cert::run(command),
     };
     match result {
