@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::Args;
+use lattice_api::{Scope, TokenRule};
 use lattice_crdt::NodeId;
 use serde::Deserialize;
 
@@ -35,7 +36,14 @@ pub(crate) struct ServeArgs {
     pub(crate) tls_dir: Option<PathBuf>,
 }
 
-/// The settings file: the same names as the flags, with underscores.
+/// The settings file: the same names as the flags, with underscores, plus API tokens:
+///
+/// ```toml
+/// [[tokens]]
+/// token = "a-long-random-secret"
+/// scope = "write"          # or "read"
+/// prefixes = ["carts/"]    # "" covers every key
+/// ```
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
@@ -45,6 +53,24 @@ struct FileConfig {
     gossip: Option<SocketAddr>,
     join: Option<Vec<SocketAddr>>,
     tls_dir: Option<PathBuf>,
+    #[serde(default)]
+    tokens: Vec<FileToken>,
+}
+
+/// One bearer token in the settings file.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct FileToken {
+    token: String,
+    scope: FileScope,
+    prefixes: Vec<String>,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum FileScope {
+    Read,
+    Write,
 }
 
 /// Resolved settings of one node.
@@ -56,6 +82,7 @@ pub(crate) struct ServeConfig {
     pub(crate) gossip: SocketAddr,
     pub(crate) join: Vec<SocketAddr>,
     pub(crate) tls_dir: PathBuf,
+    pub(crate) tokens: Vec<TokenRule>,
 }
 
 impl ServeArgs {
@@ -77,7 +104,13 @@ impl ServeArgs {
             .tls_dir
             .or(file.tls_dir)
             .unwrap_or_else(|| data_dir.join("tls"));
+        let tokens = file
+            .tokens
+            .into_iter()
+            .map(FileToken::into_rule)
+            .collect::<anyhow::Result<_>>()?;
         Ok(ServeConfig {
+            tokens,
             node_id,
             http: self
                 .http
@@ -90,6 +123,23 @@ impl ServeArgs {
             join: self.join.or(file.join).unwrap_or_default(),
             data_dir,
             tls_dir,
+        })
+    }
+}
+
+impl FileToken {
+    fn into_rule(self) -> anyhow::Result<TokenRule> {
+        if self.token.len() < 16 {
+            bail!("API tokens must be at least 16 characters");
+        }
+        let scope = match self.scope {
+            FileScope::Read => Scope::Read,
+            FileScope::Write => Scope::Write,
+        };
+        Ok(TokenRule {
+            token: self.token,
+            scope,
+            prefixes: self.prefixes,
         })
     }
 }

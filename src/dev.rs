@@ -83,6 +83,7 @@ fn prepare(args: &DevArgs) -> anyhow::Result<Vec<ServeConfig>> {
                 http: loopback(args.base_port, offset),
                 gossip: loopback(args.base_port, offset + 1),
                 join: if i == 1 { vec![] } else { vec![first_gossip] },
+                tokens: Vec::new(),
                 data_dir,
                 tls_dir,
             })

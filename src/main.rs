@@ -1,11 +1,12 @@
 //! `lattice`: the one binary. It parses, wires and prints; the work happens in the
-//! library crates (lattice-crdt, lattice-gossip, lattice-node).
+//! library crates (lattice-crdt, lattice-gossip, lattice-node, lattice-api, lattice-sim).
 
 mod cert;
 mod config;
 mod dev;
 mod logging;
 mod serve;
+mod sim_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -26,6 +27,8 @@ enum Command {
     Serve(config::ServeArgs),
     /// Runs a whole cluster on loopback in one process, for trying lattice.
     Dev(dev::DevArgs),
+    /// Runs a deterministic simulation of a whole cluster from one seed.
+    Sim(sim_cmd::SimArgs),
     /// Creates the cluster CA and node certificates.
     #[command(subcommand)]
     Cert(cert::CertCommand),
@@ -37,6 +40,10 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Dev(args) => dev::run(args),
         Command::Cert(command) => cert::run(command),
+        Command::Sim(args) => match sim_cmd::run(args) {
+            Ok(code) => return std::process::ExitCode::from(u8::try_from(code).unwrap_or(1)),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

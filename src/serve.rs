@@ -1,12 +1,13 @@
 //! `lattice serve`: one node — its store, the cluster transport, and the HTTP API.
 
 use anyhow::Context;
+use lattice_api::{router, ApiConfig, ApiState};
 use lattice_gossip::quic::Limits;
 use lattice_gossip::{NodeTls, QuicTransport};
 use lattice_node::runtime::NodeRuntime;
 use lattice_node::store::SledStore;
 use lattice_node::{NodeConfig, NodeCore, Replica, ReplicaConfig};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::{ServeArgs, ServeConfig};
 
@@ -21,14 +22,76 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         let node = start(&config).await?;
         info!(http = %config.http, gossip = %config.gossip, "serving; Ctrl-C or SIGTERM stops");
         shutdown_signal().await;
-        info!("stopping: flushing and leaving the cluster");
-        node.stop().await.context("stopping the node")?;
-        Ok(())
+        node.stop().await
     })
 }
 
+/// A running node: the replica and cluster transport, and its HTTP server.
+pub(crate) struct Running {
+    node: NodeRuntime<SledStore>,
+    http: tokio::task::JoinHandle<std::io::Result<()>>,
+    stop_http: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Running {
+    /// Stops accepting requests, lets those in flight finish, flushes, and leaves.
+    pub(crate) async fn stop(self) -> anyhow::Result<()> {
+        info!("stopping: no new requests, flushing, leaving the cluster");
+        let _ = self.stop_http.send(());
+        self.http
+            .await
+            .context("joining the HTTP server")?
+            .context("serving HTTP")?;
+        self.node.stop().await.context("stopping the node")?;
+        Ok(())
+    }
+}
+
+/// Starts the node and its HTTP API.
+pub(crate) async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
+    check_exposure(config)?;
+    let node = start_node(config)?;
+    let listener = tokio::net::TcpListener::bind(config.http)
+        .await
+        .with_context(|| format!("binding the HTTP address {}", config.http))?;
+    let api = ApiConfig {
+        tokens: config.tokens.clone(),
+        ..ApiConfig::default()
+    };
+    let state = ApiState::new(node.handle(), api, ReplicaConfig::default().limits);
+    let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async {
+        let _ = stopped.await;
+    });
+    let http = tokio::spawn(async move { server.await });
+    Ok(Running {
+        node,
+        http,
+        stop_http,
+    })
+}
+
+/// Without tokens anyone who reaches the API can read and write: allow that only on
+/// loopback, and say so.
+fn check_exposure(config: &ServeConfig) -> anyhow::Result<()> {
+    if !config.tokens.is_empty() {
+        return Ok(());
+    }
+    if !config.http.ip().is_loopback() {
+        anyhow::bail!(
+            "no API tokens are configured, so the HTTP API may only bind a loopback address, not {}; \
+             add [[tokens]] to --config or use --http 127.0.0.1:PORT",
+            config.http
+        );
+    }
+    warn!(
+        "no API tokens configured: the HTTP API is open to anyone on this machine (loopback only)"
+    );
+    Ok(())
+}
+
 /// Opens the node's store and certificates and starts it on the cluster transport.
-pub(crate) async fn start(config: &ServeConfig) -> anyhow::Result<NodeRuntime<SledStore>> {
+fn start_node(config: &ServeConfig) -> anyhow::Result<NodeRuntime<SledStore>> {
     let tls = NodeTls::load(&config.tls_dir)
         .with_context(|| format!("loading certificates from {}", config.tls_dir.display()))?;
     let store_dir = config.data_dir.join("store");

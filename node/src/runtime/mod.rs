@@ -14,7 +14,7 @@
 
 mod node;
 
-pub use node::{NodeHandle, NodeRuntime};
+pub use node::{Change, GossipStats, NodeHandle, NodeRuntime, Page};
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::thread::{self, JoinHandle};

@@ -17,10 +17,11 @@ use lattice_crdt::Op;
 use lattice_gossip::engine::{Kind as GossipKind, MemberInfo};
 use lattice_gossip::quic::Kind as QuicKind;
 use lattice_gossip::QuicTransport;
-use tokio::sync::{mpsc, oneshot};
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::{wall_clock, CallError, QUEUE_LEN_DEFAULT};
-use crate::core::NodeCore;
+use crate::core::{NodeCore, NodeEvent, NodeStats};
 use crate::replica::{Read, Written};
 use crate::store::{Store, StoreError};
 use crate::token::SessionToken;
@@ -44,14 +45,59 @@ enum Input {
     Members {
         reply: oneshot::Sender<Vec<MemberInfo<SocketAddr>>>,
     },
+    List {
+        prefix: String,
+        after: Option<String>,
+        limit: usize,
+        reply: oneshot::Sender<Result<Page, CallError>>,
+    },
+    WaitFor {
+        token: SessionToken,
+        reply: oneshot::Sender<Result<(), CallError>>,
+    },
+    Stats {
+        reply: oneshot::Sender<(NodeStats, GossipStats)>,
+    },
     Leave,
     Stop,
+}
+
+/// Session waits parked in the node thread, at most; more answer
+/// [`CallError::Overloaded`].
+const SESSION_WAITERS_MAX: usize = 4096;
+
+/// Changes buffered for each [`NodeHandle::subscribe`] receiver; a slower receiver
+/// gets `Lagged` and should re-read the documents it follows.
+const CHANGES_BUFFERED_MAX: usize = 1024;
+
+/// The membership engine's counters.
+pub type GossipStats = lattice_gossip::engine::Stats;
+
+/// A document's new state, after a local write became durable or a replicated record was
+/// applied (not after an anti-entropy repair).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    /// The document's key.
+    pub key: String,
+    /// Its view after the change; `None` once it holds nothing.
+    pub view: Option<Value>,
+}
+
+/// A page of documents from [`NodeHandle::list`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page {
+    /// Documents and their views, in key order. Documents holding nothing (deleted)
+    /// are skipped, so a page may be shorter than asked even when more follow.
+    pub docs: Vec<(String, Value)>,
+    /// The last key scanned, when the page was full: list on after it for more.
+    pub next: Option<String>,
 }
 
 /// A clonable way to call a running node.
 #[derive(Clone, Debug)]
 pub struct NodeHandle {
     tx: SyncSender<Input>,
+    changes: broadcast::Sender<Change>,
 }
 
 /// A running node: the core's thread and its network tasks.
@@ -73,16 +119,18 @@ impl<S: Store + Send + 'static> NodeRuntime<S> {
         let transport = Arc::new(transport);
         let (tx, rx) = sync_channel(QUEUE_LEN_DEFAULT);
         let (out_tx, out_rx) = mpsc::channel(QUEUE_LEN_DEFAULT);
+        let (changes, _) = broadcast::channel(CHANGES_BUFFERED_MAX);
         tokio::spawn(receive(Arc::clone(&transport), tx.clone()));
         tokio::spawn(send(Arc::clone(&transport), out_rx));
         let epoch = monotonic_epoch();
         core.join(Duration::ZERO, seeds);
+        let feed = changes.clone();
         let thread = thread::Builder::new()
             .name(format!("lattice-node-{}", core.replica().node()))
-            .spawn(move || run(core, rx, out_tx, epoch))
+            .spawn(move || run(core, rx, out_tx, feed, epoch))
             .expect("spawning the node thread");
         NodeRuntime {
-            handle: NodeHandle { tx },
+            handle: NodeHandle { tx, changes },
             thread,
             transport,
         }
@@ -147,6 +195,56 @@ impl NodeHandle {
         rx.await.map_err(|_| CallError::Stopped)
     }
 
+    /// Up to `limit` documents whose keys start with `prefix` and sort after `after`,
+    /// in key order, with their views (see [`Page`]).
+    pub async fn list(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, CallError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Input::List {
+            prefix: prefix.to_owned(),
+            after: after.map(str::to_owned),
+            limit,
+            reply,
+        })?;
+        rx.await.unwrap_or(Err(CallError::Stopped))
+    }
+
+    /// Waits until this node's state includes `token`'s causal past, at most `max_wait`;
+    /// answers whether it does. The node thread answers as soon as a round brings it in.
+    pub async fn wait_until(
+        &self,
+        token: &SessionToken,
+        max_wait: Duration,
+    ) -> Result<bool, CallError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Input::WaitFor {
+            token: token.clone(),
+            reply,
+        })?;
+        match tokio::time::timeout(max_wait, rx).await {
+            Ok(Ok(Ok(()))) => Ok(true),
+            Ok(Ok(Err(e))) => Err(e),
+            Ok(Err(_)) => Err(CallError::Stopped),
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// Counters of the core and of its membership engine.
+    pub async fn stats(&self) -> Result<(NodeStats, GossipStats), CallError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Input::Stats { reply })?;
+        rx.await.map_err(|_| CallError::Stopped)
+    }
+
+    /// Every document change from now on (see [`Change`]).
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
     fn send(&self, input: Input) -> Result<(), CallError> {
         self.tx.try_send(input).map_err(|e| match e {
             TrySendError::Full(_) => CallError::Overloaded,
@@ -189,18 +287,34 @@ async fn send(
 
 /// Writes and reads answered once the round's sync is done.
 enum Waiting {
-    Write(oneshot::Sender<Result<Written, CallError>>, Written),
+    Write(oneshot::Sender<Result<Written, CallError>>, Written, String),
     Read(oneshot::Sender<Result<Read, CallError>>, Read),
 }
 
 type Outbox = mpsc::Sender<(SocketAddr, Vec<u8>, GossipKind)>;
 
+/// A session waiting for this node to include its past, and where to say so.
+type SessionWait = (SessionToken, oneshot::Sender<Result<(), CallError>>);
+
+/// What the node thread keeps between rounds, besides the core.
+struct Driver {
+    /// Sessions waiting for this node to include their past.
+    sessions: Vec<SessionWait>,
+    /// Where changes go.
+    changes: broadcast::Sender<Change>,
+}
+
 fn run<S: Store>(
     mut core: NodeCore<S, SocketAddr>,
     rx: Receiver<Input>,
     out: Outbox,
+    changes: broadcast::Sender<Change>,
     epoch: Instant,
 ) -> Result<NodeCore<S, SocketAddr>, StoreError> {
+    let mut driver = Driver {
+        sessions: Vec::new(),
+        changes,
+    };
     loop {
         let wait = core
             .poll_timeout()
@@ -216,7 +330,7 @@ fn run<S: Store>(
         let mut stop = false;
         for input in inputs {
             stop |= matches!(input, Input::Stop);
-            handle(&mut core, input, epoch, &mut waiting);
+            handle(&mut core, input, epoch, &mut waiting, &mut driver);
         }
         let now = epoch.elapsed();
         if core.poll_timeout().is_some_and(|t| t <= now) {
@@ -226,18 +340,23 @@ fn run<S: Store>(
             if let Err(e) = core.sync(now) {
                 let message = e.to_string();
                 for w in waiting {
-                    answer(w, Err(CallError::Sync(message.clone())));
+                    answer(w, Err(CallError::Sync(message.clone())), &driver.changes);
                 }
                 return Err(e);
             }
         }
         for w in waiting {
-            answer(w, Ok(()));
+            answer(w, Ok(()), &driver.changes);
         }
         while let Some(t) = core.poll_transmit() {
             let _ = out.try_send((t.to, t.bytes, t.kind)); // a full outbox sheds; protocols retry
         }
-        while core.poll_event().is_some() {}
+        while let Some(event) = core.poll_event() {
+            if let NodeEvent::Replicated { key } = event {
+                publish_replicated(&core, key, &driver.changes);
+            }
+        }
+        answer_sessions(&core, &mut driver.sessions);
         if stop {
             break;
         }
@@ -251,6 +370,7 @@ fn handle<S: Store>(
     input: Input,
     epoch: Instant,
     waiting: &mut Vec<Waiting>,
+    driver: &mut Driver,
 ) {
     let now = epoch.elapsed();
     match input {
@@ -263,7 +383,7 @@ fn handle<S: Store>(
             session,
             reply,
         } => match core.write(wall_clock(), &key, &ops, session.as_ref()) {
-            Ok(written) => waiting.push(Waiting::Write(reply, written)),
+            Ok(written) => waiting.push(Waiting::Write(reply, written, key)),
             Err(e) => drop(reply.send(Err(e.into()))),
         },
         Input::Read {
@@ -275,17 +395,96 @@ fn handle<S: Store>(
             other => drop(reply.send(other.map_err(CallError::from))),
         },
         Input::Members { reply } => drop(reply.send(core.members().collect())),
+        Input::List {
+            prefix,
+            after,
+            limit,
+            reply,
+        } => drop(reply.send(list(core, &prefix, after.as_deref(), limit))),
+        Input::WaitFor { token, reply } => {
+            if core.replica().can_serve(&token) {
+                drop(reply.send(Ok(())));
+            } else if driver.sessions.len() < SESSION_WAITERS_MAX {
+                driver.sessions.push((token, reply));
+            } else {
+                drop(reply.send(Err(CallError::Overloaded)));
+            }
+        }
+        Input::Stats { reply } => drop(reply.send((core.stats(), core.gossip_stats()))),
         Input::Leave => core.leave(now),
         Input::Stop => {}
     }
 }
 
-fn answer(waiting: Waiting, result: Result<(), CallError>) {
+fn answer(waiting: Waiting, result: Result<(), CallError>, changes: &broadcast::Sender<Change>) {
     match (waiting, result) {
-        (Waiting::Write(reply, written), Ok(())) => drop(reply.send(Ok(written))),
+        (Waiting::Write(reply, written, key), Ok(())) => {
+            if changes.receiver_count() > 0 {
+                let view = Some(written.view.clone());
+                let _ = changes.send(Change { key, view });
+            }
+            drop(reply.send(Ok(written)))
+        }
         (Waiting::Read(reply, read), Ok(())) => drop(reply.send(Ok(read))),
-        (Waiting::Write(reply, _), Err(e)) => drop(reply.send(Err(e))),
+        (Waiting::Write(reply, _, _), Err(e)) => drop(reply.send(Err(e))),
         (Waiting::Read(reply, _), Err(e)) => drop(reply.send(Err(e))),
+    }
+}
+
+/// Reads a page of documents for [`NodeHandle::list`].
+fn list<S: Store>(
+    core: &NodeCore<S, SocketAddr>,
+    prefix: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Page, CallError> {
+    let store_error = |e: StoreError| CallError::Read(e.into());
+    let replica = core.replica();
+    let docs = replica
+        .store()
+        .docs_after(prefix, after, limit)
+        .map_err(store_error)?;
+    let next = docs
+        .last()
+        .filter(|_| docs.len() >= limit)
+        .map(|(key, _)| key.clone());
+    let mut page = Vec::with_capacity(docs.len());
+    for (key, _) in docs {
+        let doc = replica.document(&key).map_err(store_error)?;
+        if !doc.is_bottom() {
+            page.push((key, doc.to_json()));
+        }
+    }
+    Ok(Page { docs: page, next })
+}
+
+/// Publishes a replicated document's new state, if anyone listens.
+fn publish_replicated<S: Store>(
+    core: &NodeCore<S, SocketAddr>,
+    key: String,
+    changes: &broadcast::Sender<Change>,
+) {
+    if changes.receiver_count() == 0 {
+        return;
+    }
+    if let Ok(doc) = core.replica().document(&key) {
+        let view = (!doc.is_bottom()).then(|| doc.to_json());
+        let _ = changes.send(Change { key, view });
+    }
+}
+
+/// Answers the session waits this node can now serve, and forgets abandoned ones.
+fn answer_sessions<S: Store>(core: &NodeCore<S, SocketAddr>, sessions: &mut Vec<SessionWait>) {
+    let mut i = 0;
+    while i < sessions.len() {
+        if sessions[i].1.is_closed() {
+            sessions.swap_remove(i);
+        } else if core.replica().can_serve(&sessions[i].0) {
+            let (_, reply) = sessions.swap_remove(i);
+            drop(reply.send(Ok(())));
+        } else {
+            i += 1;
+        }
     }
 }
 

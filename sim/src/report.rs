@@ -1,0 +1,200 @@
+//! What a run, or a batch of runs, reports: checker results and the figures.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::fault::Profile;
+
+/// The report of one run that passed every checker.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    /// The command that reproduces the run.
+    pub command: String,
+    /// The seed.
+    pub seed: u64,
+    /// Cluster size.
+    pub nodes: usize,
+    /// The hash of the run's event trace: the same command gives the same hash.
+    pub trace_hash: String,
+    /// Events folded into the trace.
+    pub trace_events: u64,
+    /// The fault profile drawn for the run.
+    pub profile: Profile,
+    /// Faults injected (each break and its heal count once each).
+    pub faults_injected: u64,
+    /// Simulated time, faulty phase plus quiet period, in ms.
+    pub simulated_ms: u64,
+    /// Simulated time from heal-all until every replica held identical documents and
+    /// version vectors, in ms.
+    pub convergence_ms: u64,
+    /// Writes acknowledged to sessions.
+    pub writes_acked: u64,
+    /// Writes a crash took before they were synced (never acknowledged).
+    pub writes_lost_unacked: u64,
+    /// Reads answered.
+    pub reads: u64,
+    /// Requests a node answered "session not ready" (the session moved on).
+    pub session_not_ready: u64,
+    /// Crashes injected.
+    pub crashes: u64,
+    /// Crashes that some node declared dead before the restart.
+    pub crashes_detected: u64,
+    /// For each detected crash, the time from the crash to the first "dead", in ms.
+    pub detection_ms: Vec<u64>,
+    /// "Dead" declarations about a node that was running (paused or cut off counts).
+    pub false_dead: u64,
+    /// Of those, declarations while the node was running, not paused, and reachable
+    /// from the declaring node: the failure detector's real false positives.
+    pub false_dead_unprovoked: u64,
+    /// Messages sent by all nodes.
+    pub messages: u64,
+    /// Bytes sent by all nodes.
+    pub bytes: u64,
+    /// Messages per node per simulated second.
+    pub messages_per_node_per_sec: f64,
+    /// Bytes per node per simulated second.
+    pub bytes_per_node_per_sec: f64,
+    /// Records applied by anti-entropy (repairs of what dissemination lost).
+    pub repairs: u64,
+    /// Checkers that ran and passed.
+    pub checks: Vec<&'static str>,
+}
+
+/// A run that failed a checker.
+#[derive(Clone, Debug, Serialize)]
+pub struct Failure {
+    /// The seed.
+    pub seed: u64,
+    /// What was violated.
+    pub message: String,
+    /// The command that reproduces it.
+    pub command: String,
+}
+
+/// The report of a batch of runs (one seed or many).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    /// Runs that passed.
+    pub runs: Vec<RunReport>,
+    /// Runs that failed.
+    pub failures: Vec<Failure>,
+}
+
+/// p50, p99 and max of a sample (0 when empty).
+fn percentiles(mut xs: Vec<u64>) -> (u64, u64, u64) {
+    if xs.is_empty() {
+        return (0, 0, 0);
+    }
+    xs.sort_unstable();
+    let at = |p: usize| xs[((xs.len() - 1) * p).div_ceil(100)];
+    (at(50), at(99), xs[xs.len() - 1])
+}
+
+impl Summary {
+    /// Convergence time p50/p99/max over the runs, in ms.
+    pub fn convergence_ms(&self) -> (u64, u64, u64) {
+        percentiles(self.runs.iter().map(|r| r.convergence_ms).collect())
+    }
+
+    /// Failure detection time p50/p99/max over every detected crash, in ms.
+    pub fn detection_ms(&self) -> (u64, u64, u64) {
+        percentiles(
+            self.runs
+                .iter()
+                .flat_map(|r| r.detection_ms.iter().copied())
+                .collect(),
+        )
+    }
+
+    /// The report as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        let (c50, c99, cmax) = self.convergence_ms();
+        let (d50, d99, dmax) = self.detection_ms();
+        serde_json::json!({
+            "convergence_ms": { "p50": c50, "p99": c99, "max": cmax },
+            "detection_ms": { "p50": d50, "p99": d99, "max": dmax },
+            "runs": self.runs,
+            "failures": self.failures,
+        })
+    }
+
+    fn mean(&self, f: impl Fn(&RunReport) -> f64) -> f64 {
+        if self.runs.is_empty() {
+            return 0.0;
+        }
+        self.runs.iter().map(f).sum::<f64>() / self.runs.len() as f64
+    }
+
+    fn total(&self, f: impl Fn(&RunReport) -> u64) -> u64 {
+        self.runs.iter().map(f).sum()
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let [run] = self.runs.as_slice() {
+            writeln!(f, "run:          {}", run.command)?;
+            writeln!(
+                f,
+                "trace hash:   {} ({} events)",
+                run.trace_hash, run.trace_events
+            )?;
+            writeln!(f, "profile:      {:?}", run.profile)?;
+        }
+        let (c50, c99, cmax) = self.convergence_ms();
+        let (d50, d99, dmax) = self.detection_ms();
+        writeln!(
+            f,
+            "runs:         {} passed, {} failed",
+            self.runs.len(),
+            self.failures.len()
+        )?;
+        writeln!(
+            f,
+            "convergence:  p50 {c50} ms, p99 {c99} ms, max {cmax} ms after heal"
+        )?;
+        writeln!(
+            f,
+            "detection:    {} of {} crashes declared dead; p50 {d50} ms, p99 {d99} ms, max {dmax} ms",
+            self.total(|r| r.crashes_detected),
+            self.total(|r| r.crashes)
+        )?;
+        writeln!(
+            f,
+            "false dead:   {} (unprovoked: {})",
+            self.total(|r| r.false_dead),
+            self.total(|r| r.false_dead_unprovoked)
+        )?;
+        writeln!(
+            f,
+            "traffic:      {:.1} messages, {:.0} bytes per node per second",
+            self.mean(|r| r.messages_per_node_per_sec),
+            self.mean(|r| r.bytes_per_node_per_sec)
+        )?;
+        writeln!(
+            f,
+            "workload:     {} writes acknowledged, {} lost unacknowledged, {} reads, {} not-ready retries",
+            self.total(|r| r.writes_acked),
+            self.total(|r| r.writes_lost_unacked),
+            self.total(|r| r.reads),
+            self.total(|r| r.session_not_ready)
+        )?;
+        writeln!(
+            f,
+            "repairs:      {} records applied by anti-entropy",
+            self.total(|r| r.repairs)
+        )?;
+        if let Some(run) = self.runs.first() {
+            writeln!(f, "checks:       {} passed", run.checks.join(", "))?;
+        }
+        for failure in &self.failures {
+            writeln!(
+                f,
+                "FAILED seed {}: {}\n  reproduce: {}",
+                failure.seed, failure.message, failure.command
+            )?;
+        }
+        Ok(())
+    }
+}

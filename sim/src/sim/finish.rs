@@ -1,0 +1,129 @@
+//! The quiet period's convergence check and the final checkers and report.
+
+use std::time::Duration;
+
+use super::{Ev, Simulation, QUIET_MAX};
+use crate::check::{check_document, check_not_lost};
+use crate::report::RunReport;
+use crate::workload::KEYS;
+
+impl Simulation {
+    /// Why the replicas differ, or `None` if they are identical.
+    fn divergence(&self) -> Result<Option<String>, String> {
+        let cores: Vec<_> = self.nodes.iter().map(|n| n.core.as_ref()).collect();
+        let Some(Some(first)) = cores.first() else {
+            return Ok(None);
+        };
+        for (i, core) in cores.iter().enumerate().skip(1) {
+            let Some(core) = core else {
+                return Ok(Some(format!("node {i} is down")));
+            };
+            if core.replica().version_vector() != first.replica().version_vector() {
+                return Ok(Some(format!(
+                    "node {i} version vector {:?} != node 0's {:?}",
+                    core.replica().version_vector(),
+                    first.replica().version_vector()
+                )));
+            }
+            for key in KEYS {
+                let load = |c: &&lattice_node::NodeCore<_, _>| {
+                    c.replica()
+                        .document(key)
+                        .map_err(|e| format!("loading {key}: {e}"))
+                };
+                let (a, b) = (load(first)?, load(core)?);
+                if a != b {
+                    return Ok(Some(format!(
+                        "{key}: node {i} holds {} but node 0 {}",
+                        b.to_json(),
+                        a.to_json()
+                    )));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// A quiet-period check: converged (then the run ends) or not yet (or too late).
+    pub(super) fn check_converged(&mut self) -> Result<(), String> {
+        match self.divergence()? {
+            None => {
+                self.converged_at = Some(self.now);
+                Ok(())
+            }
+            Some(why) if self.now - self.heal_at >= QUIET_MAX => Err(format!(
+                "no convergence {} s after heal-all: {why}",
+                QUIET_MAX.as_secs()
+            )),
+            Some(_) => {
+                self.push(self.now + super::CHECK_EVERY, Ev::Check);
+                Ok(())
+            }
+        }
+    }
+
+    /// The final checkers, then the report.
+    pub(super) fn finish(&self) -> Result<RunReport, String> {
+        let converged = self.converged_at.ok_or("the run ended before converging")?;
+        let core = self.nodes[0].core.as_ref().ok_or("node 0 is down")?;
+        check_not_lost(0, core.replica().version_vector(), &self.acked)?;
+        for key in KEYS {
+            let doc = core
+                .replica()
+                .document(key)
+                .map_err(|e| format!("loading {key}: {e}"))?;
+            check_document(key, &doc, &self.acked)?;
+        }
+        Ok(self.report(converged))
+    }
+
+    fn report(&self, converged: Duration) -> RunReport {
+        let secs = self.now.as_secs_f64().max(1e-9);
+        let n = self.nodes.len() as f64;
+        let detection_ms = self
+            .crashes
+            .iter()
+            .filter_map(|c| c.detected.map(|d| (d - c.at).as_millis() as u64))
+            .collect::<Vec<_>>();
+        let repairs = self
+            .nodes
+            .iter()
+            .map(|x| x.repairs_before + x.core.as_ref().map_or(0, |c| c.stats().repairs))
+            .sum();
+        RunReport {
+            command: self.options.command(),
+            seed: self.options.seed,
+            nodes: self.nodes.len(),
+            trace_hash: format!("{:016x}", self.trace.hash()),
+            trace_events: self.trace.events(),
+            profile: self.profile.clone(),
+            faults_injected: self.counters.faults,
+            simulated_ms: self.now.as_millis() as u64,
+            convergence_ms: (converged - self.heal_at).as_millis() as u64,
+            writes_acked: self.acked.len() as u64,
+            writes_lost_unacked: self.counters.lost_unacked,
+            reads: self.counters.reads,
+            session_not_ready: self.counters.not_ready,
+            crashes: self.crashes.len() as u64,
+            crashes_detected: detection_ms.len() as u64,
+            detection_ms,
+            false_dead: self.counters.false_dead,
+            false_dead_unprovoked: self.counters.false_dead_unprovoked,
+            messages: self.counters.messages,
+            bytes: self.counters.bytes,
+            messages_per_node_per_sec: self.counters.messages as f64 / n / secs,
+            bytes_per_node_per_sec: self.counters.bytes as f64 / n / secs,
+            repairs,
+            checks: vec![
+                "convergence",
+                "no acknowledged write lost",
+                "counters exact",
+                "sets and registers match the model",
+                "read-your-writes",
+                "monotonic reads",
+                "monotonic writes / writes-follow-reads",
+                "HLC strictly increasing across restarts",
+            ],
+        }
+    }
+}
