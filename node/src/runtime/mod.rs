@@ -234,8 +234,11 @@ fn handle_input<S: Store>(
             session,
             reply,
         } => {
+            // The read's token names every dot the replica holds: answer only once the
+            // round's sync made them durable, or a crash could take back what it names.
+            let staged = replica.unsynced_records().next().is_some();
             match replica.read(&key, session.as_ref()) {
-                Ok(read) if read.pending => waiting.push(Waiting::Read(reply, read)),
+                Ok(read) if read.pending || staged => waiting.push(Waiting::Read(reply, read)),
                 other => drop(reply.send(other.map_err(CallError::from))),
             }
             false

@@ -391,7 +391,10 @@ fn handle<S: Store>(
             session,
             reply,
         } => match core.read(&key, session.as_ref()) {
-            Ok(read) if read.pending => waiting.push(Waiting::Read(reply, read)),
+            // The token names every dot the node holds: answer after the round's sync.
+            Ok(read) if read.pending || core.needs_sync() => {
+                waiting.push(Waiting::Read(reply, read))
+            }
             other => drop(reply.send(other.map_err(CallError::from))),
         },
         Input::Members { reply } => drop(reply.send(core.members().collect())),
