@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::node;
 use lattice_crdt::{Op, NTP64};
-use lattice_gossip::engine::Transmit;
+use lattice_gossip::engine::{Rng, Transmit};
 use lattice_node::store::MemStore;
 use lattice_node::{NodeConfig, NodeCore, Replica, ReplicaConfig};
 
@@ -27,19 +27,11 @@ struct Net {
     stores: Vec<Option<MemStore>>,
     flights: Vec<Flight>,
     now: Duration,
-    rng: u64,
+    rng: Rng,
     loss_percent: u64,
     /// Nodes in different groups cannot talk (all in group 0 when healed).
     group: Vec<u8>,
     writes: BTreeMap<String, i64>,
-}
-
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 impl Net {
@@ -51,7 +43,7 @@ impl Net {
                 .collect(),
             flights: Vec::new(),
             now: Duration::ZERO,
-            rng: seed,
+            rng: Rng::new(seed),
             loss_percent,
             group: vec![0; n],
             writes: BTreeMap::new(),
@@ -69,7 +61,7 @@ impl Net {
     fn start(&mut self, i: usize) {
         let store = self.stores[i].take().expect("a stopped node has its store");
         let replica = Replica::open(store, ReplicaConfig::default()).unwrap();
-        let mut core = NodeCore::new(replica, i, NodeConfig::default(), self.rng ^ i as u64);
+        let mut core = NodeCore::new(replica, i, NodeConfig::default(), self.rng.next_u64());
         let seeds: Vec<usize> = if i == 0 { vec![] } else { vec![0] };
         core.join(self.now, &seeds);
         self.nodes[i] = Some(core);
@@ -93,7 +85,7 @@ impl Net {
             core.sync(self.now).unwrap();
         }
         while let Some(Transmit { to, bytes, .. }) = core.poll_transmit() {
-            let latency = Duration::from_millis(1 + splitmix(&mut self.rng) % 20);
+            let latency = Duration::from_millis(1 + self.rng.next_u64() % 20);
             self.flights.push(Flight {
                 at: self.now + latency,
                 from: i,
@@ -139,7 +131,7 @@ impl Net {
         let (due, later): (Vec<_>, Vec<_>) = self.flights.drain(..).partition(|f| f.at <= now);
         self.flights = later;
         for f in due {
-            let lost = splitmix(&mut self.rng) % 100 < self.loss_percent;
+            let lost = self.rng.next_u64() % 100 < self.loss_percent;
             if lost || self.group[f.from] != self.group[f.to] {
                 continue;
             }

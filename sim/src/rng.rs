@@ -1,23 +1,18 @@
-//! The simulator's only source of randomness: SplitMix64, seeded once per run.
+//! The simulator's only source of randomness: the engine's SplitMix64, seeded once per run.
 
-/// A SplitMix64 generator (Steele, Lea, Flood 2014): tiny, fast, and the same on every
-/// platform, which is all the simulator needs.
+/// The gossip engine's SplitMix64 generator, with the draws the simulator needs.
 #[derive(Clone, Debug)]
-pub(crate) struct Rng(u64);
+pub(crate) struct Rng(lattice_gossip::engine::Rng);
 
 impl Rng {
     /// A generator started at `seed`.
     pub(crate) fn new(seed: u64) -> Rng {
-        Rng(seed)
+        Rng(lattice_gossip::engine::Rng::new(seed))
     }
 
     /// The next 64 random bits.
     pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// A number in `0..n` (`n > 0`).
@@ -39,6 +34,6 @@ impl Rng {
     /// An independent generator for a sub-task, so that adding draws in one place does
     /// not shift every other draw of the run.
     pub(crate) fn fork(&mut self) -> Rng {
-        Rng(self.next_u64())
+        Rng::new(self.next_u64())
     }
 }

@@ -104,7 +104,7 @@ use member::Member;
 use message::{Body, Update};
 use payloads::{HotQueue, SeenSet};
 use probe::{Probe, Relay};
-use rng::Rng;
+pub use rng::Rng;
 use timers::{Timer, Timers};
 use updates::UpdateQueue;
 

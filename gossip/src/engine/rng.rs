@@ -1,4 +1,5 @@
-//! The engine's only source of randomness: a small seeded generator (SplitMix64).
+//! The engine's only source of randomness: a small seeded generator (SplitMix64). It is
+//! public so the simulator and the test harnesses draw from the same generator.
 //!
 //! Written here rather than taken from a crate so that a seed replays bit for bit across
 //! dependency upgrades; it needs to be fast and well mixed, not unpredictable (peers are
@@ -8,18 +9,18 @@ use std::time::Duration;
 
 /// A seeded pseudo-random generator (SplitMix64, Steele et al. 2014).
 #[derive(Clone, Debug)]
-pub(crate) struct Rng {
+pub struct Rng {
     state: u64,
 }
 
 impl Rng {
     /// A generator whose whole output is determined by `seed`.
-    pub(crate) fn new(seed: u64) -> Rng {
+    pub fn new(seed: u64) -> Rng {
         Rng { state: seed }
     }
 
     /// The next 64 random bits.
-    pub(crate) fn next_u64(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -29,13 +30,13 @@ impl Rng {
 
     /// A number in `0..n`; `n` must not be zero (multiply-shift, bias below 2^-32 for
     /// any `n` the engine uses).
-    pub(crate) fn below(&mut self, n: usize) -> usize {
+    pub fn below(&mut self, n: usize) -> usize {
         assert!(n > 0, "Rng::below(0)");
         ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
     }
 
     /// A duration in `[0, d)` (zero for a zero `d`), at nanosecond resolution.
-    pub(crate) fn duration_below(&mut self, d: Duration) -> Duration {
+    pub fn duration_below(&mut self, d: Duration) -> Duration {
         let nanos = d.as_nanos().min(u128::from(u64::MAX)) as u64;
         if nanos == 0 {
             return Duration::ZERO;
@@ -44,7 +45,7 @@ impl Rng {
     }
 
     /// Shuffles `items` in place (Fisher–Yates).
-    pub(crate) fn shuffle<T>(&mut self, items: &mut [T]) {
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
             let j = self.below(i + 1);
             items.swap(i, j);
@@ -52,7 +53,7 @@ impl Rng {
     }
 
     /// Up to `k` distinct items of `items`, in random order.
-    pub(crate) fn sample<T: Clone>(&mut self, items: &[T], k: usize) -> Vec<T> {
+    pub fn sample<T: Clone>(&mut self, items: &[T], k: usize) -> Vec<T> {
         let mut pool: Vec<T> = items.to_vec();
         let k = k.min(pool.len());
         for i in 0..k {

@@ -45,21 +45,17 @@ impl Default for NetConfig {
     }
 }
 
-/// SplitMix64: the harness's own randomness, independent of the engines'.
+/// The harness's own randomness (the engine's generator, seeded apart from the engines').
 #[derive(Clone, Debug)]
-pub(crate) struct SimRng(u64);
+pub(crate) struct SimRng(lattice_gossip::engine::Rng);
 
 impl SimRng {
     pub(crate) fn new(seed: u64) -> Self {
-        SimRng(seed)
+        SimRng(lattice_gossip::engine::Rng::new(seed))
     }
 
     pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `[0, 1)`.
