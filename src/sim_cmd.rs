@@ -41,6 +41,10 @@ pub(crate) struct SimArgs {
     /// Also write the report as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Also write an SVG plot to this file: the convergence-time distribution over the
+    /// seeds and the first passing run's membership timeline with its faults.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
 }
 
 /// Runs the simulation(s); the exit code is 0 if every checker passed, 1 otherwise.
@@ -93,6 +97,11 @@ pub(crate) fn run(args: SimArgs) -> anyhow::Result<i32> {
         json["seeds_per_second"] = seeds_per_sec.into();
         std::fs::write(path, format!("{json:#}\n"))
             .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.plot {
+        std::fs::write(path, lattice_sim::plot::svg(&summary))
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("plot:         {}", path.display());
     }
     Ok(if summary.failures.is_empty() { 0 } else { 1 })
 }

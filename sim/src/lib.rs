@@ -28,9 +28,11 @@ mod clock;
 pub mod fault;
 mod net;
 mod options;
+pub mod plot;
 mod report;
 mod rng;
 mod sim;
+pub mod timeline;
 mod trace;
 mod workload;
 

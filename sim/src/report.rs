@@ -5,6 +5,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::fault::Profile;
+use crate::timeline::Timeline;
 
 /// The report of one run that passed every checker.
 #[derive(Clone, Debug, Serialize)]
@@ -59,6 +60,10 @@ pub struct RunReport {
     pub repairs: u64,
     /// Checkers that ran and passed.
     pub checks: Vec<&'static str>,
+    /// Membership transitions and faults over simulated time, for plots (not part of
+    /// the JSON report, never part of the trace hash).
+    #[serde(skip)]
+    pub timeline: Timeline,
 }
 
 /// A run that failed a checker.

@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::{Ev, Simulation, QUIET_MAX};
 use crate::check::{check_document, check_not_lost};
 use crate::report::RunReport;
+use crate::timeline::Timeline;
 use crate::workload::KEYS;
 
 impl Simulation {
@@ -124,6 +125,11 @@ impl Simulation {
                 "monotonic writes / writes-follow-reads",
                 "HLC strictly increasing across restarts",
             ],
+            timeline: Timeline {
+                heal_at_ms: self.heal_at.as_millis() as u64,
+                end_ms: self.now.as_millis() as u64,
+                ..self.timeline.clone()
+            },
         }
     }
 }

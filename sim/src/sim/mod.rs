@@ -23,6 +23,7 @@ use crate::net::Network;
 use crate::options::Options;
 use crate::report::RunReport;
 use crate::rng::Rng;
+use crate::timeline::Timeline;
 use crate::trace::Trace;
 use crate::workload::Session;
 
@@ -145,6 +146,8 @@ pub struct Simulation {
     quiet: bool,
     heal_at: Duration,
     converged_at: Option<Duration>,
+    /// What happened over time, for plots; never folded into `trace`.
+    timeline: Timeline,
 }
 
 impl Simulation {
@@ -199,6 +202,7 @@ impl Simulation {
             quiet: false,
             heal_at: options.duration,
             converged_at: None,
+            timeline: Timeline::default(),
             profile,
             options,
         };

@@ -11,6 +11,7 @@ use lattice_node::{NodeCore, NodeEvent, Replica, ReplicaConfig};
 use super::{Crash, Ev, Simulation};
 use crate::fault::Fault;
 use crate::rng::Rng;
+use crate::timeline::{MemberEvent, MemberState};
 
 /// The node id of node index `i`.
 pub(super) fn node_id(i: usize) -> NodeId {
@@ -201,9 +202,26 @@ impl Simulation {
     }
 
     fn note_event(&mut self, observer: usize, event: NodeEvent<u32>) {
-        let NodeEvent::Membership(Event::MemberDown { id, .. }) = event else {
+        let NodeEvent::Membership(event) = event else {
             return;
         };
+        let (id, state) = match event {
+            Event::MemberUp { id, .. } => (id, MemberState::Alive),
+            Event::MemberSuspect { id, .. } => (id, MemberState::Suspect),
+            Event::MemberDown { id, .. } => (id, MemberState::Dead),
+            Event::MemberLeft { id, .. } => (id, MemberState::Left),
+            _ => return,
+        };
+        // Plot record only: not folded into the trace hash.
+        self.timeline.member(MemberEvent {
+            at_ms: self.now.as_millis() as u64,
+            observer,
+            observed: id.get() as usize - 1,
+            state,
+        });
+        if state != MemberState::Dead {
+            return;
+        }
         let target = id.get() as usize - 1;
         self.trace.event(
             4,
@@ -270,6 +288,9 @@ impl Simulation {
         self.counters.faults += 1;
         self.trace
             .event(6, &[self.now.as_nanos() as u64, self.counters.faults]);
+        // Plot record only: not folded into the trace hash.
+        self.timeline
+            .fault(self.now.as_millis() as u64, fault.clone());
         let n = self.nodes.len();
         match fault {
             Fault::Partition { id, side, one_way } if side.len() == n => {
