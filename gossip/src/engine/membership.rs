@@ -98,7 +98,12 @@ impl<A: Address> Engine<A> {
             m.since = now;
         }
         self.timers.cancel(Timer::Suspicion(id));
-        if was != MemberState::Alive || moved {
+        self.announce_alive(id, addr, incarnation, was != MemberState::Alive || moved);
+    }
+
+    /// Spreads that `id` is alive at `incarnation`, and tells the application if `up`.
+    fn announce_alive(&mut self, id: NodeId, addr: A, incarnation: u64, up: bool) {
+        if up {
             self.emit(Event::MemberUp {
                 id,
                 addr: addr.clone(),
@@ -131,15 +136,7 @@ impl<A: Address> Engine<A> {
         self.members.insert(id, member);
         let slot = self.probe_next + self.rng.below(self.probe_order.len() - self.probe_next + 1);
         self.probe_order.insert(slot, id);
-        self.emit(Event::MemberUp {
-            id,
-            addr: addr.clone(),
-        });
-        self.updates.push(Update::Alive {
-            id,
-            addr,
-            incarnation,
-        });
+        self.announce_alive(id, addr, incarnation, true);
     }
 
     /// `from` suspects a member at `incarnation` (we may be `from`).
