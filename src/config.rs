@@ -3,11 +3,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
 use lattice_api::{Scope, TokenRule};
 use lattice_crdt::NodeId;
+use lattice_sim::parse_duration;
 use serde::Deserialize;
 
 /// The flags of `lattice serve` (each also `LATTICE_<NAME>` in the environment).
@@ -34,6 +36,10 @@ pub(crate) struct ServeArgs {
     /// The directory with ca.pem, node.pem and node.key [default: DATA_DIR/tls].
     #[arg(long, env = "LATTICE_TLS_DIR")]
     pub(crate) tls_dir: Option<PathBuf>,
+    /// How long a write's Idempotency-Key answers its retries, e.g. 24h or 90m; the
+    /// receipts are kept on disk that long [default: 24h].
+    #[arg(long, env = "LATTICE_IDEMPOTENCY_WINDOW", value_parser = parse_duration)]
+    pub(crate) idempotency_window: Option<Duration>,
 }
 
 /// The settings file: the same names as the flags, with underscores, plus API tokens:
@@ -53,6 +59,7 @@ struct FileConfig {
     gossip: Option<SocketAddr>,
     join: Option<Vec<SocketAddr>>,
     tls_dir: Option<PathBuf>,
+    idempotency_window: Option<String>,
     #[serde(default)]
     tokens: Vec<FileToken>,
 }
@@ -83,7 +90,11 @@ pub(crate) struct ServeConfig {
     pub(crate) join: Vec<SocketAddr>,
     pub(crate) tls_dir: PathBuf,
     pub(crate) tokens: Vec<TokenRule>,
+    pub(crate) idempotency_window: Duration,
 }
+
+/// The default of `--idempotency-window`.
+pub(crate) const IDEMPOTENCY_WINDOW_DEFAULT: Duration = Duration::from_secs(24 * 60 * 60);
 
 impl ServeArgs {
     /// Merges flags and environment over the file over the defaults.
@@ -109,7 +120,17 @@ impl ServeArgs {
             .into_iter()
             .map(FileToken::into_rule)
             .collect::<anyhow::Result<_>>()?;
+        let file_window = file
+            .idempotency_window
+            .map(|text| parse_duration(&text))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("idempotency_window in --config: {e}"))?;
+        let idempotency_window = self
+            .idempotency_window
+            .or(file_window)
+            .unwrap_or(IDEMPOTENCY_WINDOW_DEFAULT);
         Ok(ServeConfig {
+            idempotency_window,
             tokens,
             node_id,
             http: self
@@ -161,7 +182,8 @@ mod tests {
         let file = dir.join("lattice.toml");
         std::fs::write(
             &file,
-            "node_id = 3\nhttp = \"127.0.0.1:9000\"\njoin = [\"127.0.0.1:7801\"]\n",
+            "node_id = 3\nhttp = \"127.0.0.1:9000\"\njoin = [\"127.0.0.1:7801\"]\n\
+             idempotency_window = \"90m\"\n",
         )
         .unwrap();
         let args = ServeArgs {
@@ -174,6 +196,7 @@ mod tests {
         assert_eq!(config.http, "127.0.0.1:9100".parse().unwrap());
         assert_eq!(config.gossip, "127.0.0.1:7701".parse().unwrap());
         assert_eq!(config.join, vec!["127.0.0.1:7801".parse().unwrap()]);
+        assert_eq!(config.idempotency_window, Duration::from_secs(90 * 60));
         std::fs::write(&file, "node_id = 3\nbogus = 1\n").unwrap();
         let bad = ServeArgs {
             config: Some(file),

@@ -14,7 +14,7 @@ use lattice_crdt::NodeId;
 use lattice_gossip::tls::{generate_ca, generate_node_cert, load_ca, write_ca, write_node};
 use tracing::info;
 
-use crate::config::ServeConfig;
+use crate::config::{ServeConfig, IDEMPOTENCY_WINDOW_DEFAULT};
 
 /// The flags of `lattice dev`.
 #[derive(Args, Debug)]
@@ -84,6 +84,7 @@ fn prepare(args: &DevArgs) -> anyhow::Result<Vec<ServeConfig>> {
                 gossip: loopback(args.base_port, offset + 1),
                 join: if i == 1 { vec![] } else { vec![first_gossip] },
                 tokens: Vec::new(),
+                idempotency_window: IDEMPOTENCY_WINDOW_DEFAULT,
                 data_dir,
                 tls_dir,
             })

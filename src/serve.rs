@@ -97,7 +97,11 @@ fn start_node(config: &ServeConfig) -> anyhow::Result<NodeRuntime<SledStore>> {
     let store_dir = config.data_dir.join("store");
     let store = SledStore::open(&store_dir, config.node_id)
         .with_context(|| format!("opening the store in {}", store_dir.display()))?;
-    let replica = Replica::open(store, ReplicaConfig::default()).context("opening the replica")?;
+    let replica_config = ReplicaConfig {
+        retry_window: config.idempotency_window,
+        ..ReplicaConfig::default()
+    };
+    let replica = Replica::open(store, replica_config).context("opening the replica")?;
     let transport = QuicTransport::bind(config.gossip, &tls, Limits::default())
         .with_context(|| format!("binding the gossip address {}", config.gossip))?;
     let core = NodeCore::new(

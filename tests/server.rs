@@ -158,7 +158,7 @@ fn a_node_with_another_cas_certificate_cannot_join() {
 }
 
 #[test]
-fn an_idempotent_retry_increments_once() {
+fn an_idempotent_retry_increments_once_also_after_kill_9_and_restart() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = Node::new(dir.path(), 1, vec![]);
     a.start();
@@ -167,7 +167,21 @@ fn an_idempotent_retry_increments_once() {
     let again = a.post("/v1/docs/idem", &key, &inc(1));
     assert_eq!((first.status, again.status), (200, 200));
     assert_eq!(first.json(), again.json());
+    assert_eq!(first.header("idempotent-replayed"), None);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(likes(&a, "idem"), Some(1));
+    // The client's retry after a crash of the node: the acknowledged write is not
+    // applied again, and the first answer comes back.
+    a.kill();
+    a.start();
+    let after = a.post("/v1/docs/idem", &key, &inc(1));
+    assert_eq!(after.status, 200);
+    assert_eq!(after.json(), first.json());
+    assert_eq!(after.header("idempotent-replayed"), Some("true"));
+    assert_eq!(likes(&a, "idem"), Some(1));
+    let other = a.post("/v1/docs/idem", &[("Idempotency-Key", "retry-2")], &inc(1));
+    assert_eq!(other.status, 200);
+    assert_eq!(likes(&a, "idem"), Some(2));
 }
 
 /// A bad request: its body, its headers, and the problem code it must get.

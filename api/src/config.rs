@@ -38,11 +38,6 @@ pub struct ApiConfig {
     pub read_wait_max: Duration,
     /// Largest page of `GET /v1/docs` (default 1,000); also the default `limit`.
     pub page_len_max: NonZeroUsize,
-    /// How long an `Idempotency-Key` is remembered (default 24 h).
-    pub idempotency_window: Duration,
-    /// Most `Idempotency-Key`s remembered at once (default 100,000); the oldest are
-    /// forgotten first.
-    pub idempotency_keys_max: NonZeroUsize,
 }
 
 impl Default for ApiConfig {
@@ -52,8 +47,6 @@ impl Default for ApiConfig {
             body_bytes_max: 1024 * 1024,
             read_wait_max: Duration::from_millis(2000),
             page_len_max: NonZeroUsize::new(1000).expect("non-zero"),
-            idempotency_window: Duration::from_secs(24 * 60 * 60),
-            idempotency_keys_max: NonZeroUsize::new(100_000).expect("non-zero"),
         }
     }
 }

@@ -1,30 +1,24 @@
 //! Documents: read, write a batch of ops, delete, list by prefix.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
-
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderName, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json as JsonBody;
 use lattice_crdt::Op;
-use lattice_node::validate_key;
+use lattice_node::{validate_key, Retry, SessionToken, Written};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::config::Scope;
-use crate::idempotency::Stored;
 use crate::problem::Problem;
 use crate::session::{self, SESSION_HEADER};
-use crate::{auth, events, ops, ApiState};
+use crate::{auth, events, idempotency, ops, ApiState};
 
-/// The header naming a write's retry identity.
-const IDEMPOTENCY_HEADER: HeaderName = HeaderName::from_static("idempotency-key");
-
-/// Longest `Idempotency-Key`, in bytes.
-const IDEMPOTENCY_KEY_BYTES_MAX: usize = 256;
+/// Set to `true` on the answer to a repeated `Idempotency-Key`: the first attempt's
+/// result, nothing applied now.
+const REPLAYED_HEADER: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 /// The path suffix of a document's change stream.
 pub(crate) const EVENTS_SUFFIX: &str = "/events";
@@ -71,32 +65,20 @@ pub(crate) async fn post(
     let body = body.map_err(body_problem)?;
     let session = session::parse(&headers)?;
     let ops = ops::parse_batch(&body, &state.inner.limits)?;
-    let Some(idem) = idempotency_key(&headers)? else {
-        let stored = write(&state, key, ops, session).await?;
-        return Ok(stored_response(&stored));
-    };
-    let scope = format!(
-        "{}\n{key}\n{idem}",
-        hash(&headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()))
-    );
-    let request = hash(&body);
-    let cell = state.inner.idempotency.cell(scope);
-    let stored = cell
-        .get_or_try_init(|| async {
-            let mut stored = write(&state, key, ops, session).await?;
-            stored.request = request;
-            Ok::<_, Problem>(stored)
-        })
-        .await?;
-    if stored.request != request {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency_mismatch",
-            "this Idempotency-Key was used for a different request",
-        ));
+    let retry = idempotency::retry(&headers, key, &body)?;
+    let written = write(&state, key, ops, session, retry).await?;
+    let token = session::header_value(&written.token)?;
+    let mut response = (
+        [(SESSION_HEADER, token)],
+        JsonBody(json!({"key": key, "fields": written.view})),
+    )
+        .into_response();
+    if written.replayed {
+        response
+            .headers_mut()
+            .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
     }
-    tracing::debug!(key, "write answered");
-    Ok(stored_response(stored))
+    Ok(response)
 }
 
 /// `DELETE /v1/docs/{key}`: removes every field this node has seen (a concurrent write
@@ -109,8 +91,9 @@ pub(crate) async fn delete(
     let key = checked_key(&key)?;
     auth::authorize(&state.inner.config.tokens, &headers, Scope::Write, key)?;
     let session = session::parse(&headers)?;
-    let stored = write(&state, key, vec![Op::DeleteDocument], session).await?;
-    Ok((StatusCode::NO_CONTENT, [(SESSION_HEADER, stored.session)]).into_response())
+    let written = write(&state, key, vec![Op::DeleteDocument], session, None).await?;
+    let token = session::header_value(&written.token)?;
+    Ok((StatusCode::NO_CONTENT, [(SESSION_HEADER, token)]).into_response())
 }
 
 /// Query of `GET /v1/docs`.
@@ -151,32 +134,20 @@ pub(crate) async fn list(
     Ok(JsonBody(json!({"docs": docs, "next_cursor": page.next})).into_response())
 }
 
-/// Waits for the session, writes, and keeps the answer.
+/// Waits for the session, then writes (once per retry id, when there is one).
 async fn write(
     state: &ApiState,
     key: &str,
     ops: Vec<Op>,
-    session: Option<lattice_node::SessionToken>,
-) -> Result<Stored, Problem> {
+    session: Option<SessionToken>,
+    retry: Option<Retry>,
+) -> Result<Written, Problem> {
     let node = &state.inner.node;
     session::await_session(node, session.as_ref(), state.inner.config.read_wait_max).await?;
-    let written = node.write(key, ops, session).await?;
-    Ok(Stored {
-        body: json!({"key": key, "fields": written.view}).to_string(),
-        session: written.token.encode(),
-        request: 0,
+    Ok(match retry {
+        None => node.write(key, ops, session).await?,
+        Some(retry) => node.write_once(key, ops, session, retry).await?,
     })
-}
-
-fn stored_response(stored: &Stored) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (SESSION_HEADER, stored.session.as_str()),
-        ],
-        stored.body.clone(),
-    )
-        .into_response()
 }
 
 /// A valid document key that is not a change stream's path.
@@ -191,31 +162,10 @@ pub(crate) fn checked_key(key: &str) -> Result<&str, Problem> {
     Ok(key)
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, Problem> {
-    let Some(value) = headers.get(&IDEMPOTENCY_HEADER) else {
-        return Ok(None);
-    };
-    match value.to_str() {
-        Ok(k) if !k.is_empty() && k.len() <= IDEMPOTENCY_KEY_BYTES_MAX => Ok(Some(k)),
-        _ => Err(Problem::bad_request(
-            "invalid_value",
-            format!(
-                "Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_BYTES_MAX} visible ASCII characters"
-            ),
-        )),
-    }
-}
-
 fn body_problem(e: BytesRejection) -> Problem {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.body_text())
     } else {
         Problem::bad_request("malformed_json", e.body_text())
     }
-}
-
-fn hash(value: &impl Hash) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    value.hash(&mut hasher);
-    hasher.finish()
 }

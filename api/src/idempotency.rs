@@ -1,100 +1,101 @@
-//! `Idempotency-Key` on writes: a repeat within the window answers the first result
-//! and applies nothing again.
+//! `Idempotency-Key` on writes: the header becomes the node's [`Retry`], whose durable
+//! receipt makes a repeat answer the first result and apply nothing again, also after
+//! the node restarted (see `lattice_node::Replica::write_once`).
 //!
-//! Kept in memory, bounded and expiring: it does NOT survive a restart of the node yet
-//! (issue 5 asks that it does; that needs a small durable table in the store).
+//! The retry id is a SHA-256 digest of the caller's credentials, the document key and
+//! the `Idempotency-Key`, so two callers (or two documents) never share a key by
+//! accident and no secret is stored; the request fingerprint is a SHA-256 digest of the
+//! body, so a key reused for a different request is refused (`idempotency_mismatch`).
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use axum::http::{header, HeaderMap, HeaderName};
+use lattice_node::Retry;
+use ring::digest::{Context, SHA256};
 
-use tokio::sync::OnceCell;
+use crate::problem::Problem;
 
-/// A write's answer, as first sent.
-#[derive(Clone, Debug)]
-pub(crate) struct Stored {
-    /// The response body.
-    pub(crate) body: String,
-    /// The session token answered.
-    pub(crate) session: String,
-    /// What the request asked, so a reuse of the key for another request is caught.
-    pub(crate) request: u64,
-}
+/// The header naming a write's retry identity.
+const IDEMPOTENCY_HEADER: HeaderName = HeaderName::from_static("idempotency-key");
 
-type Cell = Arc<OnceCell<Stored>>;
+/// Longest `Idempotency-Key`, in bytes.
+const IDEMPOTENCY_KEY_BYTES_MAX: usize = 256;
 
-/// The remembered keys. Concurrent repeats share one cell, so the write runs once.
-#[derive(Debug)]
-pub(crate) struct Idempotency {
-    window: Duration,
-    keys_max: usize,
-    entries: Mutex<Entries>,
-}
+/// Tells the digests of this scheme from any other.
+const DOMAIN: &[u8] = b"lattice idempotency v1";
 
-#[derive(Debug, Default)]
-struct Entries {
-    cells: HashMap<String, (Instant, Cell)>,
-    order: VecDeque<(Instant, String)>,
-}
-
-impl Idempotency {
-    /// Remembers keys for `window`, at most `keys_max` at once.
-    pub(crate) fn new(window: Duration, keys_max: usize) -> Idempotency {
-        Idempotency {
-            window,
-            keys_max,
-            entries: Mutex::default(),
+/// The retry identity of a POST to document `key` with `body`, if it carries an
+/// `Idempotency-Key`.
+pub(crate) fn retry(headers: &HeaderMap, key: &str, body: &[u8]) -> Result<Option<Retry>, Problem> {
+    let Some(value) = headers.get(&IDEMPOTENCY_HEADER) else {
+        return Ok(None);
+    };
+    let idem = match value.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= IDEMPOTENCY_KEY_BYTES_MAX => k,
+        _ => {
+            return Err(Problem::bad_request(
+                "invalid_value",
+                format!(
+                "Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_BYTES_MAX} visible ASCII characters"
+            ),
+            ))
         }
+    };
+    let credentials = headers
+        .get(header::AUTHORIZATION)
+        .map_or(&[][..], |v| v.as_bytes());
+    Ok(Some(Retry {
+        id: digest(&[DOMAIN, credentials, key.as_bytes(), idem.as_bytes()]),
+        request: digest(&[DOMAIN, body]),
+    }))
+}
+
+/// SHA-256 of `parts`, each prefixed by its length so that no two lists collide.
+fn digest(parts: &[&[u8]]) -> [u8; 32] {
+    let mut context = Context::new(&SHA256);
+    for part in parts {
+        context.update(&(part.len() as u64).to_be_bytes());
+        context.update(part);
     }
-
-    /// The cell for `key` (scoped by the caller to token and document), new or
-    /// remembered.
-    pub(crate) fn cell(&self, key: String) -> Cell {
-        let now = now();
-        let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some((at, _)) = e.order.front() {
-            if now.duration_since(*at) < self.window && e.order.len() < self.keys_max {
-                break;
-            }
-            let (at, old) = e.order.pop_front().expect("front exists");
-            if e.cells.get(&old).is_some_and(|(t, _)| *t == at) {
-                e.cells.remove(&old);
-            }
-        }
-        if let Some((_, cell)) = e.cells.get(&key) {
-            return Arc::clone(cell);
-        }
-        let cell = Cell::default();
-        e.cells.insert(key.clone(), (now, Arc::clone(&cell)));
-        e.order.push_back((now, key));
-        cell
-    }
-}
-
-/// The API's clock for expiry (the driver layer may read it; cores may not).
-#[allow(clippy::disallowed_methods)]
-fn now() -> Instant {
-    Instant::now()
+    context
+        .finish()
+        .as_ref()
+        .try_into()
+        .expect("SHA-256 is 32 bytes")
 }
 
 #[cfg(test)]
 mod tests {
+    use axum::http::HeaderValue;
+
     use super::*;
 
-    #[test]
-    fn a_key_is_remembered_until_it_expires_or_is_crowded_out() {
-        let keys = Idempotency::new(Duration::from_secs(60), 2);
-        let a = keys.cell("a".into());
-        assert!(Arc::ptr_eq(&a, &keys.cell("a".into())));
-        keys.cell("b".into());
-        keys.cell("c".into()); // crowds out "a", the oldest
-        assert!(!Arc::ptr_eq(&a, &keys.cell("a".into())));
+    fn headers(idem: &str, auth: Option<&str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(IDEMPOTENCY_HEADER, HeaderValue::from_str(idem).unwrap());
+        if let Some(auth) = auth {
+            h.insert(header::AUTHORIZATION, HeaderValue::from_str(auth).unwrap());
+        }
+        h
+    }
 
-        let brief = Idempotency::new(Duration::ZERO, 10);
-        let x = brief.cell("x".into());
-        assert!(
-            !Arc::ptr_eq(&x, &brief.cell("x".into())),
-            "an expired key is forgotten"
-        );
+    #[test]
+    fn the_id_depends_on_caller_document_and_key_and_the_fingerprint_on_the_body() {
+        let id = |idem, auth, key| retry(&headers(idem, auth), key, b"{}").unwrap().unwrap().id;
+        let base = id("a", None, "k");
+        assert_eq!(base, id("a", None, "k"), "stable");
+        assert_ne!(base, id("b", None, "k"));
+        assert_ne!(base, id("a", Some("Bearer t"), "k"));
+        assert_ne!(base, id("a", None, "k2"));
+        // Length prefixes: moving a byte between parts changes the digest.
+        assert_ne!(id("ab", None, "k"), id("b", None, "ka"));
+        let request = |body: &[u8]| {
+            retry(&headers("a", None), "k", body)
+                .unwrap()
+                .unwrap()
+                .request
+        };
+        assert_eq!(request(b"x"), request(b"x"));
+        assert_ne!(request(b"x"), request(b"y"));
+        assert_eq!(retry(&HeaderMap::new(), "k", b"").unwrap(), None);
+        assert!(retry(&headers(&"x".repeat(257), None), "k", b"").is_err());
     }
 }

@@ -7,8 +7,9 @@
 //! one waits (bounded by [`ApiConfig::read_wait_max`]) until this node includes it,
 //! or gets 503 `session_unavailable`. Errors are `application/problem+json` with a
 //! stable `code` ([`Problem`]). Bearer tokens scope reads and writes to key prefixes
-//! ([`TokenRule`]). A POST with an `Idempotency-Key` is applied once per window (kept
-//! in memory: not yet across restarts).
+//! ([`TokenRule`]). A POST with an `Idempotency-Key` is applied once: the node keeps a
+//! durable receipt with the write (`ReplicaConfig::retry_window`, default 24 h), so a
+//! retry, also after a restart or crash of the node, answers the first result.
 //!
 //! The node's core is driven by [`NodeHandle`]; this crate is a thin driver around it.
 
@@ -67,7 +68,6 @@ struct Inner {
     node: NodeHandle,
     config: ApiConfig,
     limits: DocLimits,
-    idempotency: idempotency::Idempotency,
     metrics: metrics::Metrics,
 }
 
@@ -75,16 +75,11 @@ impl ApiState {
     /// State for serving `node` with `config`; `limits` are the node's document limits
     /// (`ReplicaConfig::limits`), checked here before a batch reaches the node.
     pub fn new(node: NodeHandle, config: ApiConfig, limits: DocLimits) -> ApiState {
-        let idempotency = idempotency::Idempotency::new(
-            config.idempotency_window,
-            config.idempotency_keys_max.get(),
-        );
         ApiState {
             inner: Arc::new(Inner {
                 node,
                 config,
                 limits,
-                idempotency,
                 metrics: metrics::Metrics::default(),
             }),
         }

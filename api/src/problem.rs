@@ -117,6 +117,11 @@ fn write_problem(e: WriteError) -> Problem {
         WriteError::Key(k) => Problem::bad_request("invalid_key", k.to_string()),
         WriteError::Op(op) => op_problem(op),
         WriteError::SessionNotReady => Problem::session_unavailable(),
+        WriteError::RetryMismatch => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_mismatch",
+            "this Idempotency-Key was used for a different request",
+        ),
         WriteError::DocumentTooLarge { .. } => {
             Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
         }

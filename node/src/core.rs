@@ -27,7 +27,7 @@ use lattice_gossip::engine::{
 use thiserror::Error;
 
 use crate::log::LogRecord;
-use crate::replica::{Read, ReadError, Replica, ReplicaConfig, Synced, WriteError, Written};
+use crate::replica::{Read, ReadError, Replica, ReplicaConfig, Retry, Synced, WriteError, Written};
 use crate::store::{Store, StoreError};
 use crate::sync::{SyncError, SyncLimits, SyncMessage};
 use crate::token::SessionToken;
@@ -115,7 +115,13 @@ pub struct NodeCore<S, A> {
     events: VecDeque<NodeEvent<A>>,
     stats: NodeStats,
     dirty: bool,
+    /// When the next sweep of expired write receipts is due.
+    next_receipt_sweep: Duration,
 }
+
+/// How often the core sweeps expired write receipts, and how many it looks at each time.
+const RECEIPT_SWEEP_PERIOD: Duration = Duration::from_secs(1);
+const RECEIPT_SWEEP_LEN: usize = 256;
 
 impl<S: Store, A: Address> NodeCore<S, A> {
     /// A node over `replica`, reachable at `addr`, with a seeded engine.
@@ -129,6 +135,7 @@ impl<S: Store, A: Address> NodeCore<S, A> {
             events: VecDeque::new(),
             stats: NodeStats::default(),
             dirty: false,
+            next_receipt_sweep: Duration::ZERO,
         }
     }
 
@@ -180,6 +187,20 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         Ok(written)
     }
 
+    /// Stages a local write that its client may retry ([`Replica::write_once`]).
+    pub fn write_once(
+        &mut self,
+        wall: NTP64,
+        key: &str,
+        ops: &[Op],
+        session: Option<&SessionToken>,
+        retry: &Retry,
+    ) -> Result<Written, WriteError> {
+        let written = self.replica.write_once(wall, key, ops, session, retry)?;
+        self.dirty |= !written.replayed;
+        Ok(written)
+    }
+
     /// Reads a document for a session.
     pub fn read(&self, key: &str, session: Option<&SessionToken>) -> Result<Read, ReadError> {
         self.replica.read(key, session)
@@ -227,10 +248,17 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         result
     }
 
-    /// Runs due timers.
+    /// Runs due timers (and, every second, a bounded sweep of expired write receipts).
     pub fn handle_timeout(&mut self, now: Duration, wall: NTP64) {
         self.gossip.handle_timeout(now);
         self.drain_gossip(now, wall);
+        if now >= self.next_receipt_sweep {
+            self.next_receipt_sweep = now + RECEIPT_SWEEP_PERIOD;
+            // A store error here shows again at the next write or sync, which report it.
+            if let Ok(expired) = self.replica.expire_receipts(wall, RECEIPT_SWEEP_LEN) {
+                self.dirty |= expired > 0;
+            }
+        }
     }
 
     /// The next frame to send.

@@ -5,7 +5,8 @@
 //!   disk and [`MemStore`](store::MemStore) in memory (with a crash model);
 //! - [`Replica`]: the sans-IO core — local writes (validated, stamped by the HLC, given
 //!   dots, logged, acknowledged after a group-commit sync), remote records (validated,
-//!   applied idempotently), catch-up and snapshots for peers, log pruning, restart;
+//!   applied idempotently), write receipts that make client retries apply once, catch-up
+//!   and snapshots for peers, log pruning, restart;
 //! - [`SessionToken`]: a session's causal past as a compact URL-safe string;
 //! - [`runtime`]: the thread that owns a replica and group-commits its writes;
 //! - [`SyncMessage`]: anti-entropy between two replicas (digest, records, snapshots);
@@ -29,8 +30,8 @@ pub use core::{Channel, FrameError, NodeConfig, NodeCore, NodeEvent, NodeStats};
 pub use key::{validate_key, KeyError, KEY_BYTES_MAX};
 pub use log::{LogRecord, RecordError};
 pub use replica::{
-    Applied, ApplyError, CatchUp, Read, ReadError, Replica, ReplicaConfig, SnapshotPage, Synced,
-    Ticket, WriteError, Written,
+    Applied, ApplyError, CatchUp, Read, ReadError, Replica, ReplicaConfig, Retry, SnapshotPage,
+    Synced, Ticket, WriteError, Written,
 };
 pub use sync::{SyncError, SyncLimits, SyncMessage, SyncOutcome};
 pub use token::{SessionToken, TokenError, TOKEN_CHARS_MAX};

@@ -7,7 +7,7 @@ use std::thread;
 
 use lattice_crdt::{Dot, NodeId, Op};
 use lattice_node::runtime::{CallError, Runtime};
-use lattice_node::store::{MemStore, MetaKey, Store, StoreError, WriteBatch};
+use lattice_node::store::{MemStore, MetaKey, ReceiptId, Store, StoreError, WriteBatch};
 use lattice_node::{Replica, ReplicaConfig};
 use serde_json::json;
 
@@ -50,6 +50,16 @@ impl Store for Probe {
     }
     fn meta(&self, key: MetaKey) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.meta(key)
+    }
+    fn receipt(&self, id: &ReceiptId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.receipt(id)
+    }
+    fn receipts_after(
+        &self,
+        after: Option<&ReceiptId>,
+        limit: usize,
+    ) -> Result<Vec<(ReceiptId, Vec<u8>)>, StoreError> {
+        self.inner.receipts_after(after, limit)
     }
     fn write(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
         self.written_records += batch.log.len();

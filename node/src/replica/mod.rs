@@ -14,10 +14,12 @@
 //! durable write; writes lost in a crash were never acknowledged nor sent, so their dots
 //! and timestamps may be reused.
 
+mod receipts;
 mod remote;
 mod serve;
 mod staged;
 
+pub use receipts::Retry;
 pub use remote::{Applied, ApplyError};
 pub use serve::{CatchUp, SnapshotPage};
 
@@ -31,8 +33,9 @@ use thiserror::Error;
 
 use crate::key::{validate_key, KeyError};
 use crate::log::LogRecord;
-use crate::store::{MetaKey, Store, StoreError};
+use crate::store::{MetaKey, ReceiptId, Store, StoreError};
 use crate::token::SessionToken;
+use receipts::Receipt;
 use staged::{load, Staged};
 
 /// Settings of a replica. Defaults suit interactive apps.
@@ -47,6 +50,9 @@ pub struct ReplicaConfig {
     pub doc_bytes_max: usize,
     /// Largest encoded log record accepted from a peer, in bytes (default 4 MiB).
     pub record_bytes_max: usize,
+    /// How long a write's receipt answers its retries (default 24 h of wall-clock time;
+    /// see [`Replica::write_once`]). Receipts take disk space for this long.
+    pub retry_window: Duration,
 }
 
 impl Default for ReplicaConfig {
@@ -56,22 +62,28 @@ impl Default for ReplicaConfig {
             limits: DocLimits::default(),
             doc_bytes_max: 4 << 20,
             record_bytes_max: 4 << 20,
+            retry_window: Duration::from_secs(24 * 60 * 60),
         }
     }
 }
 
-/// Identifies a staged write; tickets increase with every write.
+/// Identifies a staged write; tickets increase with every write from 1. Ticket 0 is
+/// a replayed answer that was durable before this replica was opened.
 pub type Ticket = u64;
 
 /// A staged write: acknowledge it (with `view` and `token`) once a sync covers `ticket`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Written {
-    /// The write's place in the group-commit order.
+    /// The write's place in the group-commit order (for a replayed answer, the first
+    /// attempt's).
     pub ticket: Ticket,
     /// The document's JSON view after the write.
     pub view: Value,
     /// The session's token after the write: it covers the write.
     pub token: SessionToken,
+    /// Whether this is the stored answer of an earlier attempt of the same write
+    /// ([`Replica::write_once`]), which applied nothing now.
+    pub replayed: bool,
 }
 
 /// What a sync made durable.
@@ -108,6 +120,9 @@ pub enum WriteError {
     /// This replica does not yet hold the session's causal past; retry later or elsewhere.
     #[error("this replica has not yet seen the session's past")]
     SessionNotReady,
+    /// The retry id was first used for a different request; nothing was applied.
+    #[error("this retry id was first used for a different request")]
+    RetryMismatch,
     /// The document would exceed [`ReplicaConfig::doc_bytes_max`].
     #[error("the document would be {bytes} bytes; at most {max} are allowed")]
     DocumentTooLarge {
@@ -147,6 +162,8 @@ pub struct Replica<S> {
     config: ReplicaConfig,
     staged: Staged,
     next_ticket: Ticket,
+    /// Where the next [`Replica::expire_receipts`] sweep starts.
+    receipt_cursor: Option<ReceiptId>,
 }
 
 impl<S: Store> Replica<S> {
@@ -170,6 +187,7 @@ impl<S: Store> Replica<S> {
             config,
             staged: Staged::default(),
             next_ticket: 1,
+            receipt_cursor: None,
         })
     }
 
@@ -271,7 +289,91 @@ impl<S: Store> Replica<S> {
             ticket,
             view,
             token: self.token_after(session),
+            replayed: false,
         })
+    }
+
+    /// [`write`](Replica::write) that a client may retry: the first attempt stages a
+    /// receipt with the write (durable together); a later attempt with the same
+    /// `retry.id` within [`ReplicaConfig::retry_window`] answers the first attempt's
+    /// view and token and applies nothing, or fails with [`WriteError::RetryMismatch`]
+    /// if its request differs. See the `receipts` module doc.
+    pub fn write_once(
+        &mut self,
+        now: NTP64,
+        key: &str,
+        ops: &[Op],
+        session: Option<&SessionToken>,
+        retry: &Retry,
+    ) -> Result<Written, WriteError> {
+        if let Some((ticket, receipt)) = self.receipt(now, &retry.id)? {
+            if receipt.request != retry.request {
+                return Err(WriteError::RetryMismatch);
+            }
+            let view = serde_json::from_str(&receipt.view)
+                .map_err(|e| StoreError::Corrupt(format!("write receipt view: {e}")))?;
+            let mut token = SessionToken::new(receipt.past);
+            if let Some(past) = session {
+                token.merge(past);
+            }
+            return Ok(Written {
+                ticket,
+                view,
+                token,
+                replayed: true,
+            });
+        }
+        let written = self.write(now, key, ops, session)?;
+        let receipt = Receipt {
+            at: now.0,
+            request: retry.request,
+            view: written.view.to_string(),
+            past: written.token.past().clone(),
+        };
+        self.staged
+            .put_receipt(retry.id, written.ticket, codec::encode(&receipt));
+        Ok(written)
+    }
+
+    /// The live receipt under `id` (staged or stored) and the ticket of its write.
+    fn receipt(&self, now: NTP64, id: &ReceiptId) -> Result<Option<(Ticket, Receipt)>, StoreError> {
+        let (ticket, receipt) = match self.staged.receipt(id) {
+            Some(None) => return Ok(None),
+            Some(Some((ticket, bytes))) => (*ticket, Receipt::decode(bytes)?),
+            None => match self.store.receipt(id)? {
+                None => return Ok(None),
+                Some(bytes) => (0, Receipt::decode(&bytes)?),
+            },
+        };
+        let live = !receipt.expired(now, self.config.retry_window);
+        Ok(live.then_some((ticket, receipt)))
+    }
+
+    /// Stages the deletion of expired receipts among the next `limit` stored ones
+    /// (the sweep goes round the table, one bounded step per call). Answers how many it
+    /// staged: if any, a [`sync`](Replica::sync) writes the deletions. A receipt that
+    /// cannot be decoded could never answer a retry, so it goes too.
+    pub fn expire_receipts(&mut self, now: NTP64, limit: usize) -> Result<usize, StoreError> {
+        let page = self
+            .store
+            .receipts_after(self.receipt_cursor.as_ref(), limit)?;
+        self.receipt_cursor = page
+            .last()
+            .map(|(id, _)| *id)
+            .filter(|_| page.len() >= limit);
+        let mut expired = 0;
+        for (id, bytes) in page {
+            if self.staged.receipt(&id).is_some() {
+                continue; // changed this round
+            }
+            let dead =
+                Receipt::decode(&bytes).map_or(true, |r| r.expired(now, self.config.retry_window));
+            if dead {
+                self.staged.delete_receipt(id);
+                expired += 1;
+            }
+        }
+        Ok(expired)
     }
 
     /// Makes every staged write durable; returns what may now be acknowledged and sent.

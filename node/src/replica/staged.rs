@@ -1,12 +1,13 @@
-//! What changed since the last sync: decoded documents, log records and deletes, held
-//! in memory and written by [`Replica::sync`](super::Replica::sync) as one atomic batch.
+//! What changed since the last sync: decoded documents, log records and deletes, write
+//! receipts, held in memory and written by [`Replica::sync`](super::Replica::sync) as one atomic batch.
 
 use std::collections::BTreeMap;
 
 use lattice_crdt::{codec, Document, Dot, VersionVector};
 
+use super::Ticket;
 use crate::log::LogRecord;
-use crate::store::{MetaKey, Store, StoreError, WriteBatch};
+use crate::store::{MetaKey, ReceiptId, Store, StoreError, WriteBatch};
 
 /// A document loaded for this round.
 #[derive(Debug)]
@@ -26,6 +27,8 @@ pub(super) struct Staged {
     log_deletes: Vec<Dot>,
     /// Local write batches, to hand out for sending once durable.
     records: Vec<LogRecord>,
+    /// Receipts to put (with the ticket of their write) or delete (`None`).
+    receipts: BTreeMap<ReceiptId, Option<(Ticket, Vec<u8>)>>,
 }
 
 /// Reads and decodes the stored document `key` (empty if absent) and its encoded size.
@@ -93,6 +96,21 @@ impl Staged {
         self.log_deletes.extend(dots);
     }
 
+    /// This round's change to receipt `id`, if any: `Some(None)` is a delete.
+    pub(super) fn receipt(&self, id: &ReceiptId) -> Option<Option<&(Ticket, Vec<u8>)>> {
+        self.receipts.get(id).map(Option::as_ref)
+    }
+
+    /// Stages a receipt written with the write of `ticket`.
+    pub(super) fn put_receipt(&mut self, id: ReceiptId, ticket: Ticket, bytes: Vec<u8>) {
+        self.receipts.insert(id, Some((ticket, bytes)));
+    }
+
+    /// Stages the deletion of a receipt.
+    pub(super) fn delete_receipt(&mut self, id: ReceiptId) {
+        self.receipts.insert(id, None);
+    }
+
     /// The local records of this round, oldest first.
     pub(super) fn records(&self) -> impl Iterator<Item = &LogRecord> + '_ {
         self.records.iter()
@@ -124,6 +142,11 @@ impl Staged {
             log: self.log,
             log_deletes: self.log_deletes,
             meta,
+            receipts: self
+                .receipts
+                .into_iter()
+                .map(|(id, change)| (id, change.map(|(_, bytes)| bytes)))
+                .collect(),
         };
         (batch, self.records)
     }

@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::{wall_clock, CallError, QUEUE_LEN_DEFAULT};
 use crate::core::{NodeCore, NodeEvent, NodeStats};
-use crate::replica::{Read, Written};
+use crate::replica::{Read, Retry, Written};
 use crate::store::{Store, StoreError};
 use crate::token::SessionToken;
 
@@ -35,6 +35,7 @@ enum Input {
         key: String,
         ops: Vec<Op>,
         session: Option<SessionToken>,
+        retry: Option<Retry>,
         reply: oneshot::Sender<Result<Written, CallError>>,
     },
     Read {
@@ -165,12 +166,36 @@ impl NodeHandle {
         ops: Vec<Op>,
         session: Option<SessionToken>,
     ) -> Result<Written, CallError> {
+        self.call_write(key, ops, session, None).await
+    }
+
+    /// [`write`](NodeHandle::write) that the client may retry: a retry with the same
+    /// `retry.id`, also after a restart of this node, answers the first attempt's result
+    /// and applies nothing ([`Replica::write_once`](crate::Replica::write_once)).
+    pub async fn write_once(
+        &self,
+        key: &str,
+        ops: Vec<Op>,
+        session: Option<SessionToken>,
+        retry: Retry,
+    ) -> Result<Written, CallError> {
+        self.call_write(key, ops, session, Some(retry)).await
+    }
+
+    async fn call_write(
+        &self,
+        key: &str,
+        ops: Vec<Op>,
+        session: Option<SessionToken>,
+        retry: Option<Retry>,
+    ) -> Result<Written, CallError> {
         let (reply, rx) = oneshot::channel();
         let key = key.to_owned();
         self.send(Input::Write {
             key,
             ops,
             session,
+            retry,
             reply,
         })?;
         rx.await.unwrap_or(Err(CallError::Stopped))
@@ -381,11 +406,18 @@ fn handle<S: Store>(
             key,
             ops,
             session,
+            retry,
             reply,
-        } => match core.write(wall_clock(), &key, &ops, session.as_ref()) {
-            Ok(written) => waiting.push(Waiting::Write(reply, written, key)),
-            Err(e) => drop(reply.send(Err(e.into()))),
-        },
+        } => {
+            let written = match &retry {
+                None => core.write(wall_clock(), &key, &ops, session.as_ref()),
+                Some(retry) => core.write_once(wall_clock(), &key, &ops, session.as_ref(), retry),
+            };
+            match written {
+                Ok(written) => waiting.push(Waiting::Write(reply, written, key)),
+                Err(e) => drop(reply.send(Err(e.into()))),
+            }
+        }
         Input::Read {
             key,
             session,
@@ -422,7 +454,7 @@ fn handle<S: Store>(
 fn answer(waiting: Waiting, result: Result<(), CallError>, changes: &broadcast::Sender<Change>) {
     match (waiting, result) {
         (Waiting::Write(reply, written, key), Ok(())) => {
-            if changes.receiver_count() > 0 {
+            if changes.receiver_count() > 0 && !written.replayed {
                 let view = Some(written.view.clone());
                 let _ = changes.send(Change { key, view });
             }

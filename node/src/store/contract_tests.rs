@@ -10,7 +10,7 @@ use lattice_crdt::{Dot, NodeId};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 
-use crate::store::{MetaKey, Store, WriteBatch};
+use crate::store::{MetaKey, ReceiptId, Store, WriteBatch};
 
 /// Generates one `#[test]` per contract check below, each on a fresh store from
 /// `$fresh: fn() -> (guard, store)` (the guard, e.g. a temporary directory, lives
@@ -25,6 +25,7 @@ macro_rules! store_contract_tests {
             log_range_is_inclusive_ordered_limited_and_per_origin,
             log_deletes_remove_records,
             meta_round_trips_every_key,
+            receipts_put_overwrite_delete_and_page,
             batch_is_visible_whole_and_later_changes_win,
             empty_batch_changes_nothing,
             model_agrees_after_random_batches);
@@ -283,6 +284,39 @@ pub(super) fn meta_round_trips_every_key(store: &mut impl Store) {
     );
 }
 
+pub(super) fn receipts_put_overwrite_delete_and_page(store: &mut impl Store) {
+    let id = |b: u8| [b; 32];
+    let put = |entries: &[(u8, Option<&[u8]>)]| WriteBatch {
+        receipts: entries
+            .iter()
+            .map(|(b, v)| (id(*b), v.map(<[u8]>::to_vec)))
+            .collect(),
+        ..WriteBatch::default()
+    };
+    assert_eq!(store.receipt(&id(1)).unwrap(), None);
+    store
+        .write(put(&[(3, Some(b"c")), (1, Some(b"a")), (2, Some(b"b"))]))
+        .unwrap();
+    assert_eq!(store.receipt(&id(1)).unwrap(), Some(b"a".to_vec()));
+    let ids = |page: Vec<(ReceiptId, Vec<u8>)>| page.iter().map(|(i, _)| i[0]).collect::<Vec<_>>();
+    assert_eq!(ids(store.receipts_after(None, 9).unwrap()), [1, 2, 3]);
+    assert_eq!(ids(store.receipts_after(None, 2).unwrap()), [1, 2], "limit");
+    assert_eq!(
+        ids(store.receipts_after(Some(&id(1)), 9).unwrap()),
+        [2, 3],
+        "after is exclusive"
+    );
+    store.write(put(&[(2, None), (3, Some(b"C"))])).unwrap();
+    assert_eq!(store.receipt(&id(2)).unwrap(), None);
+    assert_eq!(store.receipt(&id(3)).unwrap(), Some(b"C".to_vec()));
+    assert_eq!(ids(store.receipts_after(Some(&id(1)), 9).unwrap()), [3]);
+    assert_eq!(
+        store.docs_after("", None, 9).unwrap(),
+        [],
+        "receipts are not documents"
+    );
+}
+
 /// One batch touching every part of the store; within it a later change to the same
 /// key wins, and log deletes apply after log puts.
 pub(super) fn batch_is_visible_whole_and_later_changes_win(store: &mut impl Store) {
@@ -302,6 +336,7 @@ pub(super) fn batch_is_visible_whole_and_later_changes_win(store: &mut impl Stor
             (MetaKey::Pruned, b"a".to_vec()),
             (MetaKey::Pruned, b"b".to_vec()),
         ],
+        receipts: vec![([1; 32], Some(b"r".to_vec())), ([1; 32], None)],
     };
     store.write(batch).unwrap();
     assert_eq!(store.doc("k").unwrap(), Some(b"second".to_vec()));
@@ -311,6 +346,7 @@ pub(super) fn batch_is_visible_whole_and_later_changes_win(store: &mut impl Stor
         [dot(3, 1)]
     );
     assert_eq!(store.meta(MetaKey::Pruned).unwrap(), Some(b"b".to_vec()));
+    assert_eq!(store.receipt(&[1; 32]).unwrap(), None);
 }
 
 pub(super) fn empty_batch_changes_nothing(store: &mut impl Store) {
@@ -328,6 +364,7 @@ pub(super) fn empty_batch_changes_nothing(store: &mut impl Store) {
 const DOC_KEYS: [&str; 6] = ["a", "a/1", "a/2", "ab", "b", "b/x"];
 const MODEL_ORIGINS: [u64; 3] = [1, 256, u64::MAX];
 const MODEL_SEQS: [u64; 4] = [1, 2, 1 << 40, u64::MAX];
+const RECEIPT_IDS: [u8; 3] = [0, 1, 255];
 const META_KEYS: [MetaKey; 3] = [
     MetaKey::VersionVector,
     MetaKey::HlcHighWater,
@@ -378,6 +415,14 @@ impl Model {
             .map(|(_, v)| v.clone())
     }
 
+    pub(super) fn receipt(&self, id: &ReceiptId) -> Option<Vec<u8>> {
+        let changes = self.batches().flat_map(|b| &b.receipts);
+        changes
+            .filter(|(i, _)| i == id)
+            .last()
+            .and_then(|(_, v)| v.clone())
+    }
+
     pub(super) fn sync(&mut self) {
         self.synced.append(&mut self.unsynced);
     }
@@ -410,6 +455,11 @@ pub(super) fn assert_matches_model(store: &impl Store, model: &Model) {
     for key in META_KEYS {
         assert_eq!(store.meta(key).unwrap(), model.meta(key), "meta {key:?}");
     }
+    let receipts: Vec<(ReceiptId, Vec<u8>)> = RECEIPT_IDS
+        .iter()
+        .filter_map(|b| Some(([*b; 32], model.receipt(&[*b; 32])?)))
+        .collect();
+    assert_eq!(store.receipts_after(None, usize::MAX).unwrap(), receipts);
 }
 
 fn arb_doc_change() -> impl Strategy<Value = (String, Option<Vec<u8>>)> {
@@ -430,11 +480,17 @@ pub(super) fn arb_batch() -> impl Strategy<Value = WriteBatch> {
     let log_deletes = proptest::collection::vec(arb_dot(), 0..2);
     let meta_key = proptest::sample::select(&META_KEYS[..]);
     let meta = proptest::collection::vec((meta_key, bytes()), 0..2);
-    (docs, log, log_deletes, meta).prop_map(|(docs, log, log_deletes, meta)| WriteBatch {
-        docs,
-        log,
-        log_deletes,
-        meta,
+    let receipt_id = proptest::sample::select(&RECEIPT_IDS[..]).prop_map(|b| [b; 32]);
+    let receipts =
+        proptest::collection::vec((receipt_id, proptest::option::weighted(0.8, bytes())), 0..2);
+    (docs, log, log_deletes, meta, receipts).prop_map(|(docs, log, log_deletes, meta, receipts)| {
+        WriteBatch {
+            docs,
+            log,
+            log_deletes,
+            meta,
+            receipts,
+        }
     })
 }
 

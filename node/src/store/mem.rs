@@ -13,7 +13,7 @@ use std::ops::Bound;
 
 use lattice_crdt::{Dot, NodeId};
 
-use super::{MetaKey, Store, StoreError, WriteBatch};
+use super::{MetaKey, ReceiptId, Store, StoreError, WriteBatch};
 
 /// The contents of a store at one moment.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -21,11 +21,13 @@ struct Contents {
     docs: BTreeMap<String, Vec<u8>>,
     log: BTreeMap<Dot, Vec<u8>>,
     meta: BTreeMap<MetaKey, Vec<u8>>,
+    receipts: BTreeMap<ReceiptId, Vec<u8>>,
 }
 
 impl Contents {
     /// Applies a batch in the order both stores use: documents in order, then log puts,
-    /// then log deletes, then metadata in order (a later change to a key wins).
+    /// then log deletes, then metadata, then receipts in order (a later change to a key
+    /// wins).
     fn apply(&mut self, batch: &WriteBatch) {
         for (key, value) in &batch.docs {
             match value {
@@ -41,6 +43,12 @@ impl Contents {
         }
         for (key, value) in &batch.meta {
             self.meta.insert(*key, value.clone());
+        }
+        for (id, value) in &batch.receipts {
+            match value {
+                Some(bytes) => self.receipts.insert(*id, bytes.clone()),
+                None => self.receipts.remove(id),
+            };
         }
     }
 }
@@ -157,6 +165,25 @@ impl Store for MemStore {
 
     fn meta(&self, key: MetaKey) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.visible.meta.get(&key).cloned())
+    }
+
+    fn receipt(&self, id: &ReceiptId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.visible.receipts.get(id).cloned())
+    }
+
+    fn receipts_after(
+        &self,
+        after: Option<&ReceiptId>,
+        limit: usize,
+    ) -> Result<Vec<(ReceiptId, Vec<u8>)>, StoreError> {
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        Ok(self
+            .visible
+            .receipts
+            .range::<ReceiptId, _>((start, Bound::Unbounded))
+            .take(limit)
+            .map(|(id, value)| (*id, value.clone()))
+            .collect())
     }
 
     fn write(&mut self, batch: WriteBatch) -> Result<(), StoreError> {

@@ -61,6 +61,9 @@ pub enum StoreError {
     Io(String),
 }
 
+/// The id of a write receipt: a 32-byte digest chosen by the caller.
+pub type ReceiptId = [u8; 32];
+
 /// Named metadata values the replica keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
@@ -85,8 +88,8 @@ impl MetaKey {
 }
 
 /// Changes applied together by [`Store::write`]: all or nothing. Within a batch they
-/// apply in this order: documents, log puts, log deletes, metadata; a later change to
-/// the same key wins.
+/// apply in this order: documents, log puts, log deletes, metadata, receipts; a later
+/// change to the same key wins.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WriteBatch {
     /// Documents to put (`Some(bytes)`) or delete (`None`), by key.
@@ -97,6 +100,9 @@ pub struct WriteBatch {
     pub log_deletes: Vec<Dot>,
     /// Metadata to put.
     pub meta: Vec<(MetaKey, Vec<u8>)>,
+    /// Write receipts to put (`Some(bytes)`) or delete (`None`), by id: what the
+    /// replica answered a write that may be retried (node-local, never replicated).
+    pub receipts: Vec<(ReceiptId, Option<Vec<u8>>)>,
 }
 
 impl WriteBatch {
@@ -106,6 +112,7 @@ impl WriteBatch {
             && self.log.is_empty()
             && self.log_deletes.is_empty()
             && self.meta.is_empty()
+            && self.receipts.is_empty()
     }
 }
 
@@ -141,6 +148,17 @@ pub trait Store {
 
     /// A metadata value.
     fn meta(&self, key: MetaKey) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The write receipt stored under `id`.
+    fn receipt(&self, id: &ReceiptId) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Up to `limit` receipts with ids greater than `after` (or from the first), in id
+    /// order.
+    fn receipts_after(
+        &self,
+        after: Option<&ReceiptId>,
+        limit: usize,
+    ) -> Result<Vec<(ReceiptId, Vec<u8>)>, StoreError>;
 
     /// Applies `batch` atomically (see the module doc). Not yet durable.
     fn write(&mut self, batch: WriteBatch) -> Result<(), StoreError>;

@@ -2,15 +2,17 @@
 //!
 //! # Layout
 //!
-//! Three sled trees in one sled database (a directory): `docs` (document key → bytes),
-//! `log` (`log_key(dot)` → record) and `meta` ([`MetaKey::name`] → bytes, plus
-//! [`NODE_KEY`] and [`FORMAT_KEY`]). A batch is one sled multi-tree transaction.
+//! Four sled trees in one sled database (a directory): `docs` (document key → bytes),
+//! `log` (`log_key(dot)` → record), `meta` ([`MetaKey::name`] → bytes, plus
+//! [`NODE_KEY`] and [`FORMAT_KEY`]) and `receipts` (receipt id → bytes; a store from
+//! before receipts simply has the tree created empty). A batch is one sled multi-tree
+//! transaction.
 //! sled commits it under a batch manifest (`TransactionalTrees::commit` →
 //! `PageCache::pin_log` / `RecoveryGuard::seal_batch`, sled `src/transaction.rs:404-414`,
 //! `src/pagecache/mod.rs:426-433,889-915`), and recovery stops before a batch whose last
 //! record is missing (`src/pagecache/iterator.rs:110-121`), so a batch is recovered whole
 //! or not at all. One tree with key prefixes would go through the same mechanism
-//! (`Tree::apply_batch`, `src/tree.rs:376-401`), so three trees cost nothing extra.
+//! (`Tree::apply_batch`, `src/tree.rs:376-401`), so several trees cost nothing extra.
 //!
 //! # What sled's `flush` guarantees on Linux (read from sled 0.34.7's source)
 //!
@@ -96,7 +98,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::{
-    dot_of_log_key, log_key, MetaKey, Store, StoreError, WriteBatch, STORE_FORMAT_VERSION,
+    dot_of_log_key, log_key, MetaKey, ReceiptId, Store, StoreError, WriteBatch,
+    STORE_FORMAT_VERSION,
 };
 
 /// The metadata key of the node id the store belongs to (8 bytes, big-endian).
@@ -123,6 +126,7 @@ pub struct SledStore {
     docs: sled::Tree,
     log: sled::Tree,
     meta: sled::Tree,
+    receipts: sled::Tree,
     files: DiskFiles,
     /// Whether a batch was written since the last successful sync.
     unsynced: bool,
@@ -158,6 +162,7 @@ impl SledStore {
                 .map_err(|e| engine_error(&format!("open tree {name}"), e))
         };
         let (docs, log, meta) = (open_tree("docs")?, open_tree("log")?, open_tree("meta")?);
+        let receipts = open_tree("receipts")?;
         let files = DiskFiles::open(path)?;
         let marked = files.is_marked_initialised();
         let mut store = SledStore {
@@ -166,6 +171,7 @@ impl SledStore {
             docs,
             log,
             meta,
+            receipts,
             files,
             unsynced: false,
             failed: None,
@@ -217,7 +223,8 @@ impl SledStore {
     /// Records the format version and node id in a store that has no data yet.
     fn initialise(&mut self) -> Result<(), StoreError> {
         let has_data = |tree: &sled::Tree| !tree.is_empty();
-        if has_data(&self.docs) || has_data(&self.log) || has_data(&self.meta) {
+        let trees = [&self.docs, &self.log, &self.meta, &self.receipts];
+        if trees.into_iter().any(has_data) {
             return Err(StoreError::Corrupt(
                 "the database has data but no lattice format version".into(),
             ));
@@ -254,10 +261,10 @@ impl SledStore {
         result
     }
 
-    /// Applies a batch as one sled transaction over the three trees.
+    /// Applies a batch as one sled transaction over the four trees.
     fn transact(&self, batch: &WriteBatch) -> Result<(), StoreError> {
-        let trees = (&self.docs, &self.log, &self.meta);
-        let result = trees.transaction(|(docs, log, meta)| {
+        let trees = (&self.docs, &self.log, &self.meta, &self.receipts);
+        let result = trees.transaction(|(docs, log, meta, receipts)| {
             for (key, value) in &batch.docs {
                 match value {
                     Some(bytes) => docs.insert(key.as_bytes(), bytes.as_slice())?,
@@ -272,6 +279,12 @@ impl SledStore {
             }
             for (key, value) in &batch.meta {
                 meta.insert(key.name(), value.as_slice())?;
+            }
+            for (id, value) in &batch.receipts {
+                match value {
+                    Some(bytes) => receipts.insert(&id[..], bytes.as_slice())?,
+                    None => receipts.remove(&id[..])?,
+                };
             }
             Ok::<(), ConflictableTransactionError<Infallible>>(())
         });
@@ -353,6 +366,36 @@ impl Store for SledStore {
     fn meta(&self, key: MetaKey) -> Result<Option<Vec<u8>>, StoreError> {
         self.check_usable()?;
         Ok(self.meta_raw(key.name())?.map(|v| v.to_vec()))
+    }
+
+    fn receipt(&self, id: &ReceiptId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.check_usable()?;
+        let value = self
+            .receipts
+            .get(id)
+            .map_err(|e| engine_error("read a receipt", e))?;
+        Ok(value.map(|v| v.to_vec()))
+    }
+
+    fn receipts_after(
+        &self,
+        after: Option<&ReceiptId>,
+        limit: usize,
+    ) -> Result<Vec<(ReceiptId, Vec<u8>)>, StoreError> {
+        self.check_usable()?;
+        let start = after.map_or(Bound::Unbounded, |id| Bound::Excluded(&id[..]));
+        let mut page = Vec::new();
+        for entry in self.receipts.range::<&[u8], _>((start, Bound::Unbounded)) {
+            if page.len() >= limit {
+                break;
+            }
+            let (id, value) = entry.map_err(|e| engine_error("list receipts", e))?;
+            let id = id.as_ref().try_into().map_err(|_| {
+                StoreError::Corrupt(format!("receipt id of {} bytes, not 32", id.len()))
+            })?;
+            page.push((id, value.to_vec()));
+        }
+        Ok(page)
     }
 
     fn write(&mut self, batch: WriteBatch) -> Result<(), StoreError> {

@@ -250,7 +250,7 @@ const KILL_DIR_ENV: &str = "LATTICE_STORE_KILL_DIR";
 /// A batch count after which the child is killed, while it keeps writing.
 const KILL_AFTER_SYNCED: u64 = 40;
 
-/// Batch `i` of the kill test: a counter in three places and a pruned log tail.
+/// Batch `i` of the kill test: a counter in four places and a pruned log tail.
 fn numbered_batch(i: u64) -> WriteBatch {
     WriteBatch {
         docs: vec![("last".into(), Some(i.to_be_bytes().to_vec()))],
@@ -262,6 +262,7 @@ fn numbered_batch(i: u64) -> WriteBatch {
             .into_iter()
             .collect(),
         meta: vec![(MetaKey::VersionVector, i.to_be_bytes().to_vec())],
+        receipts: vec![([7; 32], Some(i.to_be_bytes().to_vec()))],
     }
 }
 
@@ -322,6 +323,10 @@ fn assert_recovered_prefix(store: &SledStore, synced: u64) {
         "lost synced batches: recovered {n}, synced {synced}"
     );
     assert_eq!(store.doc("last").unwrap(), Some(n.to_be_bytes().to_vec()));
+    assert_eq!(
+        store.receipt(&[7; 32]).unwrap(),
+        Some(n.to_be_bytes().to_vec())
+    );
     let tail: Vec<Dot> = (n.saturating_sub(2).max(1)..=n)
         .map(|i| dot(7, i))
         .collect();
