@@ -26,7 +26,6 @@ use lattice_gossip::engine::{
 };
 use thiserror::Error;
 
-use crate::log::LogRecord;
 use crate::replica::{Read, ReadError, Replica, ReplicaConfig, Retry, Synced, WriteError, Written};
 use crate::store::{Store, StoreError};
 use crate::sync::{SyncError, SyncLimits, SyncMessage};
@@ -74,11 +73,6 @@ pub enum FrameError {
 pub enum NodeEvent<A> {
     /// Membership changed.
     Membership(Event<A>),
-    /// A document changed by replication (not by a local write).
-    Replicated {
-        /// The document's key.
-        key: String,
-    },
     /// A payload or anti-entropy frame from a peer was refused.
     Refused {
         /// The peer.
@@ -325,10 +319,6 @@ impl<S: Store, A: Address> NodeCore<S, A> {
             Ok(crate::replica::Applied::New) => {
                 self.stats.deltas_applied += 1;
                 self.dirty = true;
-                if let Ok(record) = lattice_crdt::codec::decode::<LogRecord>(bytes, usize::MAX) {
-                    self.events
-                        .push_back(NodeEvent::Replicated { key: record.key });
-                }
             }
             Ok(crate::replica::Applied::Duplicate) => self.stats.deltas_duplicate += 1,
             Err(e) => {

@@ -15,13 +15,22 @@ use lattice_node::{NodeConfig, NodeCore, Replica, ReplicaConfig};
 use serde_json::json;
 
 fn start(ca: &CaBundle, id: u64, seeds: &[SocketAddr]) -> (NodeRuntime<MemStore>, SocketAddr) {
+    let node = NodeId::new(id).unwrap();
+    let replica = Replica::open(MemStore::new(node), ReplicaConfig::default()).unwrap();
+    start_with(ca, replica, seeds)
+}
+
+fn start_with(
+    ca: &CaBundle,
+    replica: Replica<MemStore>,
+    seeds: &[SocketAddr],
+) -> (NodeRuntime<MemStore>, SocketAddr) {
+    let id = replica.node().get();
     let tls =
         NodeTls::from_bundle(&generate_node_cert(ca, &format!("node-{id}")).unwrap()).unwrap();
     let transport =
         QuicTransport::bind("127.0.0.1:0".parse().unwrap(), &tls, Limits::default()).unwrap();
     let addr = transport.local_addr();
-    let node = NodeId::new(id).unwrap();
-    let replica = Replica::open(MemStore::new(node), ReplicaConfig::default()).unwrap();
     let core = NodeCore::new(replica, addr, NodeConfig::default(), id);
     (NodeRuntime::start(core, transport, seeds), addr)
 }
@@ -111,4 +120,37 @@ async fn three_nodes_form_a_cluster_and_replicate_and_a_stranger_is_refused() {
     for rt in [stranger, a, b, c] {
         rt.stop().await.unwrap();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_repaired_by_anti_entropy_are_published() {
+    let ca = generate_ca("lattice test cluster").unwrap();
+    // A's store holds a write its gossip engine never saw (as after a restart), so
+    // dissemination cannot bring it to B: only an anti-entropy repair can.
+    let store = MemStore::new(NodeId::new(1).unwrap());
+    let mut replica = Replica::open(store, ReplicaConfig::default()).unwrap();
+    let write = vec![Op::Increment {
+        field: "n".into(),
+        by: 5,
+    }];
+    replica
+        .write(lattice_crdt::NTP64(1 << 32), "old/1", &write, None)
+        .unwrap();
+    replica.sync().unwrap();
+    let (a, a_addr) = start_with(&ca, replica, &[]);
+    let (b, _) = start(&ca, 2, &[a_addr]);
+    let mut changes = b.handle().subscribe();
+    let change = tokio::time::timeout(Duration::from_secs(15), changes.recv())
+        .await
+        .expect("a change within 15 s")
+        .unwrap();
+    assert_eq!(change.key, "old/1");
+    assert_eq!(change.view, Some(json!({"n": 5})));
+    let (stats, _) = b.handle().stats().await.unwrap();
+    assert!(
+        stats.repairs >= 1 && stats.deltas_applied == 0,
+        "not a repair: {stats:?}"
+    );
+    b.stop().await.unwrap();
+    a.stop().await.unwrap();
 }

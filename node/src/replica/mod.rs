@@ -93,6 +93,9 @@ pub struct Synced {
     pub durable_through: Option<Ticket>,
     /// The local write batches made durable by this sync, in order, ready to send.
     pub records: Vec<LogRecord>,
+    /// The documents this sync changed (by local writes, records from peers, or
+    /// anti-entropy repairs), in key order.
+    pub changed: Vec<String>,
 }
 
 /// A read's answer.
@@ -380,6 +383,7 @@ impl<S: Store> Replica<S> {
     pub fn sync(&mut self) -> Result<Synced, StoreError> {
         let staged = std::mem::take(&mut self.staged);
         let (batch, records) = staged.into_batch(&self.vv, self.meta());
+        let changed = batch.docs.iter().map(|(key, _)| key.clone()).collect();
         if !batch.is_empty() {
             self.store.write(batch)?;
         }
@@ -387,6 +391,7 @@ impl<S: Store> Replica<S> {
         Ok(Synced {
             durable_through: (self.next_ticket > 1).then(|| self.next_ticket - 1),
             records,
+            changed,
         })
     }
 

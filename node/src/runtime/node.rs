@@ -21,7 +21,7 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::{wall_clock, CallError, QUEUE_LEN_DEFAULT};
-use crate::core::{NodeCore, NodeEvent, NodeStats};
+use crate::core::{NodeCore, NodeStats};
 use crate::replica::{Read, Retry, Written};
 use crate::store::{Store, StoreError};
 use crate::token::SessionToken;
@@ -74,8 +74,10 @@ const CHANGES_BUFFERED_MAX: usize = 1024;
 /// The membership engine's counters.
 pub type GossipStats = lattice_gossip::engine::Stats;
 
-/// A document's new state, after a local write became durable or a replicated record was
-/// applied (not after an anti-entropy repair).
+/// A document's new state, published after each round's sync for every document the
+/// round changed: by local writes, by records from peers, or by anti-entropy repairs.
+/// Several changes to one document in one round give one `Change` with the state after
+/// all of them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Change {
     /// The document's key.
@@ -312,7 +314,7 @@ async fn send(
 
 /// Writes and reads answered once the round's sync is done.
 enum Waiting {
-    Write(oneshot::Sender<Result<Written, CallError>>, Written, String),
+    Write(oneshot::Sender<Result<Written, CallError>>, Written),
     Read(oneshot::Sender<Result<Read, CallError>>, Read),
 }
 
@@ -361,26 +363,27 @@ fn run<S: Store>(
         if core.poll_timeout().is_some_and(|t| t <= now) {
             core.handle_timeout(now, wall_clock());
         }
+        let mut changed = Vec::new();
         if core.needs_sync() {
-            if let Err(e) = core.sync(now) {
-                let message = e.to_string();
-                for w in waiting {
-                    answer(w, Err(CallError::Sync(message.clone())), &driver.changes);
+            match core.sync(now) {
+                Ok(synced) => changed = synced.changed,
+                Err(e) => {
+                    let message = e.to_string();
+                    for w in waiting {
+                        answer(w, Err(CallError::Sync(message.clone())));
+                    }
+                    return Err(e);
                 }
-                return Err(e);
             }
         }
         for w in waiting {
-            answer(w, Ok(()), &driver.changes);
+            answer(w, Ok(()));
         }
+        publish(&core, changed, &driver.changes);
         while let Some(t) = core.poll_transmit() {
             let _ = out.try_send((t.to, t.bytes, t.kind)); // a full outbox sheds; protocols retry
         }
-        while let Some(event) = core.poll_event() {
-            if let NodeEvent::Replicated { key } = event {
-                publish_replicated(&core, key, &driver.changes);
-            }
-        }
+        while core.poll_event().is_some() {} // membership is read through `members`
         answer_sessions(&core, &mut driver.sessions);
         if stop {
             break;
@@ -414,7 +417,7 @@ fn handle<S: Store>(
                 Some(retry) => core.write_once(wall_clock(), &key, &ops, session.as_ref(), retry),
             };
             match written {
-                Ok(written) => waiting.push(Waiting::Write(reply, written, key)),
+                Ok(written) => waiting.push(Waiting::Write(reply, written)),
                 Err(e) => drop(reply.send(Err(e.into()))),
             }
         }
@@ -451,17 +454,11 @@ fn handle<S: Store>(
     }
 }
 
-fn answer(waiting: Waiting, result: Result<(), CallError>, changes: &broadcast::Sender<Change>) {
+fn answer(waiting: Waiting, result: Result<(), CallError>) {
     match (waiting, result) {
-        (Waiting::Write(reply, written, key), Ok(())) => {
-            if changes.receiver_count() > 0 && !written.replayed {
-                let view = Some(written.view.clone());
-                let _ = changes.send(Change { key, view });
-            }
-            drop(reply.send(Ok(written)))
-        }
+        (Waiting::Write(reply, written), Ok(())) => drop(reply.send(Ok(written))),
         (Waiting::Read(reply, read), Ok(())) => drop(reply.send(Ok(read))),
-        (Waiting::Write(reply, _, _), Err(e)) => drop(reply.send(Err(e))),
+        (Waiting::Write(reply, _), Err(e)) => drop(reply.send(Err(e))),
         (Waiting::Read(reply, _), Err(e)) => drop(reply.send(Err(e))),
     }
 }
@@ -493,18 +490,20 @@ fn list<S: Store>(
     Ok(Page { docs: page, next })
 }
 
-/// Publishes a replicated document's new state, if anyone listens.
-fn publish_replicated<S: Store>(
+/// Publishes the new state of the documents a round changed, if anyone listens.
+fn publish<S: Store>(
     core: &NodeCore<S, SocketAddr>,
-    key: String,
+    changed: Vec<String>,
     changes: &broadcast::Sender<Change>,
 ) {
     if changes.receiver_count() == 0 {
         return;
     }
-    if let Ok(doc) = core.replica().document(&key) {
-        let view = (!doc.is_bottom()).then(|| doc.to_json());
-        let _ = changes.send(Change { key, view });
+    for key in changed {
+        if let Ok(doc) = core.replica().document(&key) {
+            let view = (!doc.is_bottom()).then(|| doc.to_json());
+            let _ = changes.send(Change { key, view });
+        }
     }
 }
 
