@@ -42,19 +42,30 @@ pub(crate) async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /v1/ready`: the node's thread answers calls. (It does not yet check that the
-/// node has joined and caught up.)
+/// `GET /v1/ready`: 200 once the node has joined (it was started without seeds, or
+/// another member is alive) and caught up (a peer answered its anti-entropy digest in
+/// full since it started, or it is alone); else 503 `not_ready` saying which is missing.
+/// A node that is not ready still serves requests, with what it has.
 pub(crate) async fn ready(State(state): State<ApiState>) -> Result<Response, Problem> {
-    match state.inner.node.members().await {
-        Ok(members) => {
-            Ok(Json(json!({"status": "ready", "members": members.len()})).into_response())
-        }
-        Err(e) => Err(Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
-            e.to_string(),
-        )),
+    let unavailable =
+        |detail: &str| Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", detail);
+    let readiness = state
+        .inner
+        .node
+        .readiness()
+        .await
+        .map_err(|e| unavailable(&e.to_string()))?;
+    if !readiness.joined {
+        return Err(unavailable(
+            "not joined: no seed or other member has answered yet",
+        ));
     }
+    if !readiness.caught_up {
+        return Err(unavailable(
+            "catching up: no peer has answered an anti-entropy exchange in full yet",
+        ));
+    }
+    Ok(Json(json!({"status": "ready", "joined": true, "caught_up": true})).into_response())
 }
 
 /// The member state as the API spells it.

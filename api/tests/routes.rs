@@ -66,3 +66,41 @@ async fn every_documented_route_is_served_and_every_route_is_documented() {
     assert!(text.contains("lattice_deltas_sent_total 2"), "{text}"); // the POST and the DELETE
     node.runtime.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_means_joined_and_caught_up() {
+    let ca = common::ca();
+    let a = start(&ca, 1, &[], ApiConfig::default());
+    let alone = get(&a.api, "/v1/ready", &[]).await;
+    assert_eq!(
+        alone.status, 200,
+        "a first node without seeds: {}",
+        alone.body
+    );
+    // A seed nobody answers on: not joined.
+    let nowhere = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let lost = start(
+        &ca,
+        3,
+        &[nowhere.local_addr().unwrap()],
+        ApiConfig::default(),
+    );
+    let unjoined = get(&lost.api, "/v1/ready", &[]).await;
+    assert_eq!(
+        (unjoined.status.as_u16(), unjoined.code()),
+        (503, "not_ready")
+    );
+    assert!(unjoined.body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("not joined"));
+    // Joining a live seed: ready once a peer has answered an exchange in full.
+    let b = start(&ca, 2, &[a.gossip], ApiConfig::default());
+    let ready = common::eventually(std::time::Duration::from_secs(15), || async {
+        get(&b.api, "/v1/ready", &[]).await.status == 200
+    });
+    assert!(ready.await, "B never became ready");
+    lost.runtime.stop().await.unwrap();
+    b.runtime.stop().await.unwrap();
+    a.runtime.stop().await.unwrap();
+}

@@ -16,13 +16,13 @@
 //! Two clocks come in with every input: `now` (monotonic, for the engine's timers) and
 //! `wall` (NTP64 wall-clock time, for the replica's HLC).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Debug;
 use std::time::Duration;
 
-use lattice_crdt::{Dot, Op, NTP64};
+use lattice_crdt::{Dot, NodeId, Op, VersionVector, NTP64};
 use lattice_gossip::engine::{
-    Address, Config as GossipConfig, Engine, Event, Kind, MemberInfo, Transmit,
+    Address, Config as GossipConfig, Engine, Event, Kind, MemberInfo, MemberState, Transmit,
 };
 use thiserror::Error;
 
@@ -111,7 +111,33 @@ pub struct NodeCore<S, A> {
     dirty: bool,
     /// When the next sweep of expired write receipts is due.
     next_receipt_sweep: Duration,
+    /// When each peer was last asked for what a waiting session lacks.
+    pulled: BTreeMap<NodeId, Duration>,
+    /// Whether [`join`](NodeCore::join) was given seeds.
+    seeded: bool,
+    /// Whether a peer has answered one of our digests in full since this core started.
+    caught_up: bool,
 }
+
+/// Whether a node is ready for clients: see [`NodeCore::readiness`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Readiness {
+    /// It was started without seeds, or some other member is alive.
+    pub joined: bool,
+    /// It holds everything some live peer held when they last compared, or it knows of
+    /// no other member at all (the first node of a cluster).
+    pub caught_up: bool,
+}
+
+impl Readiness {
+    /// Joined and caught up.
+    pub fn is_ready(&self) -> bool {
+        self.joined && self.caught_up
+    }
+}
+
+/// How often one peer is asked again for what waiting sessions lack.
+const PULL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// How often the core sweeps expired write receipts, and how many it looks at each time.
 const RECEIPT_SWEEP_PERIOD: Duration = Duration::from_secs(1);
@@ -130,6 +156,9 @@ impl<S: Store, A: Address> NodeCore<S, A> {
             stats: NodeStats::default(),
             dirty: false,
             next_receipt_sweep: Duration::ZERO,
+            pulled: BTreeMap::new(),
+            seeded: false,
+            caught_up: false,
         }
     }
 
@@ -160,7 +189,22 @@ impl<S: Store, A: Address> NodeCore<S, A> {
 
     /// Joins the cluster through `seeds`.
     pub fn join(&mut self, now: Duration, seeds: &[A]) {
+        self.seeded |= !seeds.is_empty();
         self.gossip.join(now, seeds);
+    }
+
+    /// Whether the node has joined and caught up since it started: the first time one
+    /// of its anti-entropy digests is answered in full (every record the peer had, or
+    /// the last page of its snapshot). A node started without seeds that knows of no
+    /// other member is both. Load balancers should send clients to ready nodes; a node
+    /// that is not ready still serves, with what it has.
+    pub fn readiness(&self) -> Readiness {
+        let knows_others = self.gossip.members().next().is_some();
+        let alive = self.gossip.members().any(|m| m.state == MemberState::Alive);
+        Readiness {
+            joined: !self.seeded || alive,
+            caught_up: self.caught_up || (!self.seeded && !knows_others),
+        }
     }
 
     /// Leaves the cluster gracefully.
@@ -198,6 +242,47 @@ impl<S: Store, A: Address> NodeCore<S, A> {
     /// Reads a document for a session.
     pub fn read(&self, key: &str, session: Option<&SessionToken>) -> Result<Read, ReadError> {
         self.replica.read(key, session)
+    }
+
+    /// Asks peers at once for the dots of `past` this node lacks, for a session waiting
+    /// on them, rather than waiting for dissemination or the next anti-entropy round:
+    /// sends a digest (the start of an anti-entropy exchange, answered with the missing
+    /// records) to each live origin of the missing dots — an origin holds all its own
+    /// writes — or, when none of them is live, to one live member. Each peer is asked at
+    /// most once per 100 ms, so callers may call this on every round while sessions wait.
+    pub fn pull(&mut self, now: Duration, past: &VersionVector) {
+        let missing = self.replica.version_vector().missing_ranges(past);
+        if missing.is_empty() {
+            return;
+        }
+        let live: Vec<(NodeId, A)> = self
+            .gossip
+            .members()
+            .filter(|m| m.state == MemberState::Alive)
+            .map(|m| (m.id, m.addr))
+            .collect();
+        self.pulled
+            .retain(|id, _| live.iter().any(|(l, _)| l == id));
+        let mut targets: Vec<&(NodeId, A)> = live
+            .iter()
+            .filter(|(id, _)| missing.iter().any(|r| r.origin == *id))
+            .collect();
+        if targets.is_empty() {
+            // The member asked longest ago (never asked first): a rotation.
+            targets.extend(live.iter().min_by_key(|(id, _)| self.pulled.get(id)));
+        }
+        for (id, addr) in targets {
+            if self
+                .pulled
+                .get(id)
+                .is_some_and(|t| now < *t + PULL_INTERVAL)
+            {
+                continue;
+            }
+            self.pulled.insert(*id, now);
+            let digest = self.replica.digest();
+            self.send_sync(addr.clone(), &digest);
+        }
     }
 
     /// Whether anything is staged that a [`sync`](NodeCore::sync) would make durable.
@@ -277,12 +362,17 @@ impl<S: Store, A: Address> NodeCore<S, A> {
 
     fn handle_sync_frame(&mut self, wall: NTP64, from: A, body: &[u8]) -> Result<(), FrameError> {
         let message = SyncMessage::decode(body, &self.limits)?;
+        let complete = matches!(
+            message,
+            SyncMessage::Records { complete: true, .. } | SyncMessage::Snapshot { next: None, .. }
+        );
         let before = self.replica.version_vector().clone();
         let outcome = self.replica.handle_sync(wall, message, &self.limits)?;
         if self.replica.version_vector() != &before {
             self.dirty = true;
         }
         self.stats.repairs += outcome.applied as u64;
+        self.caught_up |= complete;
         for reply in outcome.replies {
             self.send_sync(from.clone(), &reply);
         }

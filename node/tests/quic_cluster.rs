@@ -11,7 +11,7 @@ use lattice_gossip::tls::{generate_ca, generate_node_cert, CaBundle};
 use lattice_gossip::{NodeTls, QuicTransport};
 use lattice_node::runtime::{NodeHandle, NodeRuntime};
 use lattice_node::store::MemStore;
-use lattice_node::{NodeConfig, NodeCore, Replica, ReplicaConfig};
+use lattice_node::{NodeConfig, NodeCore, Replica, ReplicaConfig, SessionToken};
 use serde_json::json;
 
 fn start(ca: &CaBundle, id: u64, seeds: &[SocketAddr]) -> (NodeRuntime<MemStore>, SocketAddr) {
@@ -25,14 +25,39 @@ fn start_with(
     replica: Replica<MemStore>,
     seeds: &[SocketAddr],
 ) -> (NodeRuntime<MemStore>, SocketAddr) {
+    start_configured(ca, replica, seeds, NodeConfig::default())
+}
+
+fn start_configured(
+    ca: &CaBundle,
+    replica: Replica<MemStore>,
+    seeds: &[SocketAddr],
+    config: NodeConfig,
+) -> (NodeRuntime<MemStore>, SocketAddr) {
     let id = replica.node().get();
     let tls =
         NodeTls::from_bundle(&generate_node_cert(ca, &format!("node-{id}")).unwrap()).unwrap();
     let transport =
         QuicTransport::bind("127.0.0.1:0".parse().unwrap(), &tls, Limits::default()).unwrap();
     let addr = transport.local_addr();
-    let core = NodeCore::new(replica, addr, NodeConfig::default(), id);
+    let core = NodeCore::new(replica, addr, config, id);
     (NodeRuntime::start(core, transport, seeds), addr)
+}
+
+/// Node `id`'s replica holding one durable write to `key` that no gossip engine saw (as
+/// after a restart), and the session token of that write.
+fn replica_with_a_write(id: u64, key: &str) -> (Replica<MemStore>, SessionToken) {
+    let store = MemStore::new(NodeId::new(id).unwrap());
+    let mut replica = Replica::open(store, ReplicaConfig::default()).unwrap();
+    let write = vec![Op::Increment {
+        field: "n".into(),
+        by: 5,
+    }];
+    let written = replica
+        .write(lattice_crdt::NTP64(1 << 32), key, &write, None)
+        .unwrap();
+    replica.sync().unwrap();
+    (replica, written.token)
 }
 
 /// Waits up to `limit` for `check` to hold, polling.
@@ -125,18 +150,8 @@ async fn three_nodes_form_a_cluster_and_replicate_and_a_stranger_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_repaired_by_anti_entropy_are_published() {
     let ca = generate_ca("lattice test cluster").unwrap();
-    // A's store holds a write its gossip engine never saw (as after a restart), so
-    // dissemination cannot bring it to B: only an anti-entropy repair can.
-    let store = MemStore::new(NodeId::new(1).unwrap());
-    let mut replica = Replica::open(store, ReplicaConfig::default()).unwrap();
-    let write = vec![Op::Increment {
-        field: "n".into(),
-        by: 5,
-    }];
-    replica
-        .write(lattice_crdt::NTP64(1 << 32), "old/1", &write, None)
-        .unwrap();
-    replica.sync().unwrap();
+    // Dissemination cannot bring A's write to B: only an anti-entropy repair can.
+    let (replica, _) = replica_with_a_write(1, "old/1");
     let (a, a_addr) = start_with(&ca, replica, &[]);
     let (b, _) = start(&ca, 2, &[a_addr]);
     let mut changes = b.handle().subscribe();
@@ -152,5 +167,36 @@ async fn changes_repaired_by_anti_entropy_are_published() {
         "not a repair: {stats:?}"
     );
     b.stop().await.unwrap();
+    a.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_session_pulls_what_it_lacks_from_a_peer() {
+    let ca = generate_ca("lattice test cluster").unwrap();
+    // A holds a write its gossip engine never saw, and anti-entropy runs once an hour:
+    // only B's pull, when a session needs that write, can bring it soon.
+    let (replica, token) = replica_with_a_write(1, "pulled/1");
+    let slow = || {
+        let mut config = NodeConfig::default();
+        config.gossip.anti_entropy_interval = Duration::from_secs(3600);
+        config
+    };
+    let (a, a_addr) = start_configured(&ca, replica, &[], slow());
+    let b_replica = Replica::open(
+        MemStore::new(NodeId::new(2).unwrap()),
+        ReplicaConfig::default(),
+    );
+    let (b, _) = start_configured(&ca, b_replica.unwrap(), &[a_addr], slow());
+    let b = b.handle();
+    let joined = eventually(Duration::from_secs(15), || async {
+        alive_members(&b).await == 1
+    });
+    assert!(joined.await, "B did not join A");
+    assert!(
+        b.wait_until(&token, Duration::from_secs(5)).await.unwrap(),
+        "the session's write was not pulled within 5 s"
+    );
+    let read = b.read("pulled/1", Some(token)).await.unwrap();
+    assert_eq!(read.view, Some(json!({"n": 5})));
     a.stop().await.unwrap();
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use lattice_crdt::Op;
+use lattice_crdt::{Op, VersionVector};
 use lattice_gossip::engine::{Kind as GossipKind, MemberInfo};
 use lattice_gossip::quic::Kind as QuicKind;
 use lattice_gossip::QuicTransport;
@@ -21,7 +21,7 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::{wall_clock, CallError, QUEUE_LEN_DEFAULT};
-use crate::core::{NodeCore, NodeStats};
+use crate::core::{NodeCore, NodeStats, Readiness};
 use crate::replica::{Read, Retry, Written};
 use crate::store::{Store, StoreError};
 use crate::token::SessionToken;
@@ -58,6 +58,9 @@ enum Input {
     },
     Stats {
         reply: oneshot::Sender<(NodeStats, GossipStats)>,
+    },
+    Readiness {
+        reply: oneshot::Sender<Readiness>,
     },
     Leave,
     Stop,
@@ -267,6 +270,13 @@ impl NodeHandle {
         rx.await.map_err(|_| CallError::Stopped)
     }
 
+    /// Whether the node has joined and caught up ([`NodeCore::readiness`]).
+    pub async fn readiness(&self) -> Result<Readiness, CallError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Input::Readiness { reply })?;
+        rx.await.map_err(|_| CallError::Stopped)
+    }
+
     /// Every document change from now on (see [`Change`]).
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.changes.subscribe()
@@ -380,11 +390,11 @@ fn run<S: Store>(
             answer(w, Ok(()));
         }
         publish(&core, changed, &driver.changes);
+        answer_sessions(&mut core, &mut driver.sessions, now);
         while let Some(t) = core.poll_transmit() {
             let _ = out.try_send((t.to, t.bytes, t.kind)); // a full outbox sheds; protocols retry
         }
         while core.poll_event().is_some() {} // membership is read through `members`
-        answer_sessions(&core, &mut driver.sessions);
         if stop {
             break;
         }
@@ -443,12 +453,14 @@ fn handle<S: Store>(
             if core.replica().can_serve(&token) {
                 drop(reply.send(Ok(())));
             } else if driver.sessions.len() < SESSION_WAITERS_MAX {
+                core.pull(now, token.past());
                 driver.sessions.push((token, reply));
             } else {
                 drop(reply.send(Err(CallError::Overloaded)));
             }
         }
         Input::Stats { reply } => drop(reply.send((core.stats(), core.gossip_stats()))),
+        Input::Readiness { reply } => drop(reply.send(core.readiness())),
         Input::Leave => core.leave(now),
         Input::Stop => {}
     }
@@ -507,8 +519,14 @@ fn publish<S: Store>(
     }
 }
 
-/// Answers the session waits this node can now serve, and forgets abandoned ones.
-fn answer_sessions<S: Store>(core: &NodeCore<S, SocketAddr>, sessions: &mut Vec<SessionWait>) {
+/// Answers the session waits this node can now serve, forgets abandoned ones, and asks
+/// peers again for what the others still lack.
+fn answer_sessions<S: Store>(
+    core: &mut NodeCore<S, SocketAddr>,
+    sessions: &mut Vec<SessionWait>,
+    now: Duration,
+) {
+    let mut lacking = VersionVector::new();
     let mut i = 0;
     while i < sessions.len() {
         if sessions[i].1.is_closed() {
@@ -517,8 +535,12 @@ fn answer_sessions<S: Store>(core: &NodeCore<S, SocketAddr>, sessions: &mut Vec<
             let (_, reply) = sessions.swap_remove(i);
             drop(reply.send(Ok(())));
         } else {
+            lacking.join(sessions[i].0.past());
             i += 1;
         }
+    }
+    if !sessions.is_empty() {
+        core.pull(now, &lacking);
     }
 }
 
