@@ -1,12 +1,14 @@
 //! `lattice serve`: one node — its store, the cluster transport, and the HTTP API.
 
+use std::net::SocketAddr;
+
 use anyhow::Context;
 use lattice_api::{router, ApiConfig, ApiState};
 use lattice_gossip::quic::Limits;
 use lattice_gossip::{NodeTls, QuicTransport};
 use lattice_node::runtime::NodeRuntime;
 use lattice_node::store::SledStore;
-use lattice_node::{NodeConfig, NodeCore, Replica, ReplicaConfig};
+use lattice_node::{NodeConfig, NodeCore, NodeMeta, Replica, ReplicaConfig};
 use tracing::{info, warn};
 
 use crate::config::{ServeArgs, ServeConfig};
@@ -50,10 +52,11 @@ impl Running {
 /// Starts the node and its HTTP API.
 pub(crate) async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     check_exposure(config)?;
-    let node = start_node(config)?;
     let listener = tokio::net::TcpListener::bind(config.http)
         .await
         .with_context(|| format!("binding the HTTP address {}", config.http))?;
+    let http_addr = listener.local_addr().context("reading the HTTP address")?;
+    let node = start_node(config, http_addr)?;
     let api = ApiConfig {
         tokens: config.tokens.clone(),
         ..ApiConfig::default()
@@ -90,8 +93,12 @@ fn check_exposure(config: &ServeConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens the node's store and certificates and starts it on the cluster transport.
-fn start_node(config: &ServeConfig) -> anyhow::Result<NodeRuntime<SledStore>> {
+/// Opens the node's store and certificates and starts it on the cluster transport,
+/// announcing `http_addr` to the other members.
+fn start_node(
+    config: &ServeConfig,
+    http_addr: SocketAddr,
+) -> anyhow::Result<NodeRuntime<SledStore>> {
     let tls = NodeTls::load(&config.tls_dir)
         .with_context(|| format!("loading certificates from {}", config.tls_dir.display()))?;
     let store_dir = config.data_dir.join("store");
@@ -104,12 +111,17 @@ fn start_node(config: &ServeConfig) -> anyhow::Result<NodeRuntime<SledStore>> {
     let replica = Replica::open(store, replica_config).context("opening the replica")?;
     let transport = QuicTransport::bind(config.gossip, &tls, Limits::default())
         .with_context(|| format!("binding the gossip address {}", config.gossip))?;
-    let core = NodeCore::new(
+    let mut core = NodeCore::new(
         replica,
         transport.local_addr(),
         NodeConfig::default(),
         config.node_id.get(),
     );
+    let meta = NodeMeta {
+        http_addr: Some(http_addr),
+    };
+    core.set_meta(&meta)
+        .context("announcing the HTTP address")?;
     Ok(NodeRuntime::start(core, transport, &config.join))
 }
 

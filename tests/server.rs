@@ -42,6 +42,20 @@ fn cluster(dir: &std::path::Path) -> Vec<Node> {
         })
     });
     assert!(joined, "the cluster did not form");
+    // Every member announces where it serves HTTP.
+    let announced = eventually(Duration::from_secs(10), || {
+        nodes.iter().all(|n| {
+            let members = n.get("/v1/cluster/members", &[]).json();
+            nodes.iter().filter(|o| o.id != n.id).all(|o| {
+                members
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|m| m["id"] == o.id && m["http_addr"] == o.http.to_string().as_str())
+            })
+        })
+    });
+    assert!(announced, "members lack their http_addr");
     nodes
 }
 

@@ -5,6 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use lattice_gossip::engine::MemberState;
+use lattice_node::NodeMeta;
 use serde_json::{json, Value};
 
 use crate::config::Scope;
@@ -12,6 +13,8 @@ use crate::problem::Problem;
 use crate::{auth, ApiState};
 
 /// `GET /v1/cluster/members`: every member this node knows of, itself excluded.
+/// `http_addr` is where the member serves this API, as it announced it (null until this
+/// node has heard the announcement).
 pub(crate) async fn members(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -27,7 +30,9 @@ pub(crate) async fn members(
             json!({
                 "id": m.id.get(),
                 "gossip_addr": m.addr.to_string(),
-                "http_addr": null,
+                "http_addr": NodeMeta::decode(&m.meta)
+                    .and_then(|meta| meta.http_addr)
+                    .map(|a| a.to_string()),
                 "state": state_name(m.state),
                 "incarnation": m.incarnation,
                 "phi": m.phi,

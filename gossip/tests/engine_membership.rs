@@ -317,3 +317,49 @@ fn sweep_join_partition_crash_restart() {
         );
     }
 }
+
+#[test]
+fn member_metadata_reaches_everyone_and_changes_spread() {
+    let n = 6;
+    let seed = 31;
+    let mut sim = Sim::new(n, seed, Config::default(), lan());
+    let meta = |i: usize, v: u8| format!("node {i} v{v}").into_bytes();
+    for i in 0..n {
+        sim.engine_mut(i).set_meta(meta(i, 1)).unwrap();
+    }
+    sim.join_all_via_first(millis(50));
+    let took = sim.run_until_converged(&all(n), secs(30));
+    check!(sim, took.is_some(), "not converged");
+    sim.run_for(secs(5));
+    let seen = |sim: &Sim, i: usize, j: usize| {
+        let member = sim.engine(i).members().find(|m| m.id == node_id(j));
+        member.map(|m| m.meta)
+    };
+    for i in 0..n {
+        for j in (0..n).filter(|&j| j != i) {
+            check!(
+                sim,
+                seen(&sim, i, j) == Some(meta(j, 1)),
+                "{i} lacks {j}'s metadata"
+            );
+        }
+    }
+    let before = sim.engine(2).incarnation();
+    sim.engine_mut(2).set_meta(meta(2, 2)).unwrap();
+    assert_eq!(
+        sim.engine(2).incarnation(),
+        before + 1,
+        "a change raises the incarnation"
+    );
+    sim.run_for(secs(10));
+    for i in (0..n).filter(|&i| i != 2) {
+        check!(
+            sim,
+            seen(&sim, i, 2) == Some(meta(2, 2)),
+            "{i} missed node 2's new metadata"
+        );
+    }
+    let too_long = vec![0; lattice_gossip::engine::META_BYTES_MAX + 1];
+    assert!(sim.engine_mut(2).set_meta(too_long).is_err());
+    assert_eq!(sim.engine(2).members().count(), n - 1);
+}

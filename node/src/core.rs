@@ -22,10 +22,12 @@ use std::time::Duration;
 
 use lattice_crdt::{Dot, NodeId, Op, VersionVector, NTP64};
 use lattice_gossip::engine::{
-    Address, Config as GossipConfig, Engine, Event, Kind, MemberInfo, MemberState, Transmit,
+    Address, Config as GossipConfig, Engine, Event, Kind, MemberInfo, MemberState, MetaTooLong,
+    Transmit,
 };
 use thiserror::Error;
 
+use crate::meta::NodeMeta;
 use crate::replica::{Read, ReadError, Replica, ReplicaConfig, Retry, Synced, WriteError, Written};
 use crate::store::{Store, StoreError};
 use crate::sync::{SyncError, SyncLimits, SyncMessage};
@@ -185,6 +187,12 @@ impl<S: Store, A: Address> NodeCore<S, A> {
     /// What the membership engine did so far.
     pub fn gossip_stats(&self) -> lattice_gossip::engine::Stats {
         self.gossip.stats()
+    }
+
+    /// Sets what this node announces about itself (before [`join`](NodeCore::join), or
+    /// later to change it).
+    pub fn set_meta(&mut self, meta: &NodeMeta) -> Result<(), MetaTooLong> {
+        self.gossip.set_meta(meta.encode())
     }
 
     /// Joins the cluster through `seeds`.

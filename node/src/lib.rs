@@ -10,7 +10,8 @@
 //! - [`SessionToken`]: a session's causal past as a compact URL-safe string;
 //! - [`runtime`]: the thread that owns a replica and group-commits its writes;
 //! - [`SyncMessage`]: anti-entropy between two replicas (digest, records, snapshots);
-//! - [`NodeCore`]: the replica and the gossip engine as one sans-IO state machine.
+//! - [`NodeCore`]: the replica and the gossip engine as one sans-IO state machine;
+//!   [`NodeMeta`]: what a node announces about itself (its HTTP address).
 //!
 //! It sits on lattice-crdt (the data types) and lattice-gossip (membership), and under
 //! the HTTP API and the simulator.
@@ -20,6 +21,7 @@
 mod core;
 mod key;
 mod log;
+mod meta;
 mod replica;
 pub mod runtime;
 pub mod store;
@@ -29,6 +31,7 @@ mod token;
 pub use core::{Channel, FrameError, NodeConfig, NodeCore, NodeEvent, NodeStats, Readiness};
 pub use key::{validate_key, KeyError, KEY_BYTES_MAX};
 pub use log::{LogRecord, RecordError};
+pub use meta::NodeMeta;
 pub use replica::{
     Applied, ApplyError, CatchUp, Read, ReadError, Replica, ReplicaConfig, Retry, SnapshotPage,
     Synced, Ticket, WriteError, Written,

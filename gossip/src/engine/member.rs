@@ -36,6 +36,9 @@ pub struct MemberInfo<A> {
     /// heard from as often as usual, 8 or more when the silence is very unusual. 0 until
     /// it has been heard from directly twice.
     pub phi: f64,
+    /// What the member announces about itself ([`Engine::set_meta`](super::Engine::set_meta));
+    /// empty until this node has heard it.
+    pub meta: Vec<u8>,
 }
 
 /// A member in the table.
@@ -45,6 +48,8 @@ pub(crate) struct Member<A> {
     pub(crate) addr: A,
     pub(crate) state: MemberState,
     pub(crate) incarnation: u64,
+    /// What it announces about itself.
+    pub(crate) meta: Vec<u8>,
     /// When `state` last changed (for reaping).
     pub(crate) since: Duration,
     /// Present while `state` is `Suspect`.
@@ -64,6 +69,7 @@ impl<A: Clone> Member<A> {
             state: self.state,
             incarnation: self.incarnation,
             phi: self.heartbeat.phi_now(now),
+            meta: self.meta.clone(),
         }
     }
 

@@ -20,7 +20,8 @@ impl<A: Address> Engine<A> {
                 id,
                 addr,
                 incarnation,
-            } => self.apply_alive(id, addr, incarnation),
+                meta,
+            } => self.apply_alive(id, addr, incarnation, Some(meta)),
             Update::Suspect {
                 id,
                 incarnation,
@@ -74,8 +75,17 @@ impl<A: Address> Engine<A> {
         }
     }
 
-    /// A member is alive at `incarnation` (from gossip or from its own message).
-    pub(super) fn apply_alive(&mut self, id: NodeId, addr: A, incarnation: u64) {
+    /// A member is alive at `incarnation` (from gossip, with its metadata, or from its
+    /// own message, without). A member's metadata is fixed per incarnation (it raises its
+    /// incarnation to change it), so metadata newly learned at the member's incarnation
+    /// is taken and spread even when the news is otherwise not new.
+    pub(super) fn apply_alive(
+        &mut self,
+        id: NodeId,
+        addr: A,
+        incarnation: u64,
+        meta: Option<Vec<u8>>,
+    ) {
         if let Some(t) = self.tombstones.get(&id) {
             if incarnation <= t.incarnation {
                 return;
@@ -84,10 +94,26 @@ impl<A: Address> Engine<A> {
         }
         let now = self.now;
         let Some(m) = self.members.get_mut(&id) else {
-            return self.add_member(id, addr, incarnation);
+            return self.add_member(id, addr, incarnation, meta.unwrap_or_default());
         };
+        // Empty metadata at the member's own incarnation is news from a node that had
+        // not heard it yet (it learned of the member from the member's own message).
+        let learned = meta.filter(|meta| {
+            let newer = incarnation > m.incarnation || !meta.is_empty();
+            newer && incarnation >= m.incarnation && *meta != m.meta
+        });
         if !supersedes(MemberState::Alive, incarnation, m.state, m.incarnation) {
+            if let Some(meta) = learned {
+                m.meta = meta.clone();
+                let (addr, incarnation) = (m.addr.clone(), m.incarnation);
+                if m.state == MemberState::Alive {
+                    self.announce_alive(id, addr, incarnation, meta, false);
+                }
+            }
             return;
+        }
+        if let Some(meta) = learned {
+            m.meta = meta;
         }
         let (was, moved) = (m.state, m.addr != addr);
         m.state = MemberState::Alive;
@@ -97,12 +123,14 @@ impl<A: Address> Engine<A> {
         if was != MemberState::Alive {
             m.since = now;
         }
+        let meta = m.meta.clone();
         self.timers.cancel(Timer::Suspicion(id));
-        self.announce_alive(id, addr, incarnation, was != MemberState::Alive || moved);
+        let up = was != MemberState::Alive || moved;
+        self.announce_alive(id, addr, incarnation, meta, up);
     }
 
     /// Spreads that `id` is alive at `incarnation`, and tells the application if `up`.
-    fn announce_alive(&mut self, id: NodeId, addr: A, incarnation: u64, up: bool) {
+    fn announce_alive(&mut self, id: NodeId, addr: A, incarnation: u64, meta: Vec<u8>, up: bool) {
         if up {
             self.emit(Event::MemberUp {
                 id,
@@ -113,10 +141,11 @@ impl<A: Address> Engine<A> {
             id,
             addr,
             incarnation,
+            meta,
         });
     }
 
-    fn add_member(&mut self, id: NodeId, addr: A, incarnation: u64) {
+    fn add_member(&mut self, id: NodeId, addr: A, incarnation: u64, meta: Vec<u8>) {
         if self.members.len() >= self.config.members_max {
             self.stats.members_refused += 1;
             return;
@@ -128,6 +157,7 @@ impl<A: Address> Engine<A> {
             addr: addr.clone(),
             state: MemberState::Alive,
             incarnation,
+            meta: meta.clone(),
             since: self.now,
             suspicion: None,
             heartbeat: PhiAccrual::new(window, c.phi_std_deviation_min),
@@ -136,7 +166,7 @@ impl<A: Address> Engine<A> {
         self.members.insert(id, member);
         let slot = self.probe_next + self.rng.below(self.probe_order.len() - self.probe_next + 1);
         self.probe_order.insert(slot, id);
-        self.announce_alive(id, addr, incarnation, true);
+        self.announce_alive(id, addr, incarnation, meta, true);
     }
 
     /// `from` suspects a member at `incarnation` (we may be `from`).
@@ -287,7 +317,7 @@ impl<A: Address> Engine<A> {
     /// cannot override a suspicion or death at the same incarnation; the member learns
     /// of those from our reply and refutes), and a heartbeat for its phi.
     pub(super) fn observe_sender(&mut self, id: NodeId, addr: A, incarnation: u64) {
-        self.apply_alive(id, addr, incarnation);
+        self.apply_alive(id, addr, incarnation, None);
         let (now, gap) = (self.now, self.config.gossip_interval);
         if let Some(m) = self.members.get_mut(&id) {
             m.heartbeat.record_arrival(now, gap);

@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// The wire version this engine speaks. Bump it on any incompatible change.
-pub(crate) const WIRE_VERSION: u8 = 1;
+pub(crate) const WIRE_VERSION: u8 = 2;
+
+/// Longest metadata a member may announce about itself, in bytes.
+pub const META_BYTES_MAX: usize = 256;
 
 /// Why [`Engine::handle_message`](super::Engine::handle_message) refused bytes. The
 /// message was dropped and counted in [`Stats::malformed_dropped`](super::Stats);
@@ -102,6 +105,8 @@ pub(crate) enum Update<A> {
         id: NodeId,
         addr: A,
         incarnation: u64,
+        /// What the member announces about itself (at most [`META_BYTES_MAX`]).
+        meta: Vec<u8>,
     },
     Suspect {
         id: NodeId,
@@ -120,6 +125,11 @@ pub(crate) enum Update<A> {
 }
 
 impl<A> Update<A> {
+    /// Whether the update is within the wire's bounds.
+    pub(crate) fn is_bounded(&self) -> bool {
+        !matches!(self, Update::Alive { meta, .. } if meta.len() > META_BYTES_MAX)
+    }
+
     /// The member the news is about.
     pub(crate) fn subject(&self) -> NodeId {
         match self {

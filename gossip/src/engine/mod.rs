@@ -93,10 +93,11 @@ use std::time::Duration;
 use lattice_crdt::NodeId;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use thiserror::Error;
 
 pub use config::{Config, ConfigError};
 pub use member::{MemberInfo, MemberState};
-pub use message::MessageError;
+pub use message::{MessageError, META_BYTES_MAX};
 pub use output::{Event, Kind, Stats, Transmit};
 
 use awareness::Awareness;
@@ -132,6 +133,11 @@ enum Phase {
     Left,
 }
 
+/// Metadata longer than [`META_BYTES_MAX`] was refused.
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+#[error("member metadata of {0} bytes exceeds {META_BYTES_MAX}")]
+pub struct MetaTooLong(pub usize);
+
 /// A reaped member's last known incarnation, kept to fence off stale news.
 #[derive(Clone, Debug)]
 struct Tombstone {
@@ -147,6 +153,8 @@ pub struct Engine<A> {
     addr: A,
     config: Config,
     incarnation: u64,
+    /// What this node announces about itself ([`Engine::set_meta`]).
+    meta: Vec<u8>,
     phase: Phase,
     /// The latest `now` seen.
     now: Duration,
@@ -195,6 +203,7 @@ impl<A: Address> Engine<A> {
             id,
             addr,
             incarnation: 0,
+            meta: Vec::new(),
             phase: Phase::Idle,
             now: Duration::ZERO,
             rng: Rng::new(rng_seed),
@@ -231,6 +240,23 @@ impl<A: Address> Engine<A> {
     /// This node's incarnation (raised each time it refutes a suspicion).
     pub fn incarnation(&self) -> u64 {
         self.incarnation
+    }
+
+    /// Sets what this node announces about itself to every member (its
+    /// [`MemberInfo::meta`] elsewhere), for instance the address of a service it runs.
+    /// Set it before [`join`](Engine::join); a change afterwards raises the incarnation so
+    /// that it spreads like a refutation. Refused, changing nothing, beyond
+    /// [`META_BYTES_MAX`] bytes.
+    pub fn set_meta(&mut self, meta: Vec<u8>) -> Result<(), MetaTooLong> {
+        if meta.len() > META_BYTES_MAX {
+            return Err(MetaTooLong(meta.len()));
+        }
+        self.meta = meta;
+        if self.phase != Phase::Idle {
+            self.incarnation = self.incarnation.saturating_add(1);
+            self.updates.push(self.self_update());
+        }
+        Ok(())
     }
 
     /// Lifeguard's local health score: 0 is healthy; timeouts are multiplied by
@@ -425,6 +451,7 @@ impl<A: Address> Engine<A> {
             id: self.id,
             addr: self.addr.clone(),
             incarnation: self.incarnation,
+            meta: self.meta.clone(),
         }
     }
 

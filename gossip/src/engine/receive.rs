@@ -3,7 +3,7 @@
 
 use lattice_crdt::NodeId;
 
-use super::message::{self, Body, Envelope, MessageError};
+use super::message::{self, Body, Envelope, MessageError, Update};
 use super::{Address, Engine, Phase};
 
 /// Most piggybacked updates accepted in one message.
@@ -22,6 +22,20 @@ impl<A: Address> Engine<A> {
         let too_many = |what: &str| Err(MessageError::Malformed(format!("too many {what}")));
         if envelope.updates.len() > UPDATES_PER_MESSAGE_MAX {
             return too_many("updates");
+        }
+        let synced = match &envelope.body {
+            Body::Sync { members, .. } => &members[..],
+            _ => &[],
+        };
+        if !envelope
+            .updates
+            .iter()
+            .chain(synced)
+            .all(Update::is_bounded)
+        {
+            return Err(MessageError::Malformed(
+                "member metadata exceeds its bound".into(),
+            ));
         }
         match &envelope.body {
             Body::Payloads(p) if p.len() > PAYLOADS_PER_MESSAGE_MAX => too_many("payloads"),

@@ -109,6 +109,7 @@ impl<A: Address> Engine<A> {
                 id: m.id,
                 addr: m.addr.clone(),
                 incarnation: m.incarnation,
+                meta: m.meta.clone(),
             },
             MemberState::Suspect => Update::Suspect {
                 id: m.id,

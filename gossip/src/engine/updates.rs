@@ -108,6 +108,7 @@ mod tests {
             id: NodeId::new(n).unwrap(),
             addr: n as u32,
             incarnation: 0,
+            meta: Vec::new(),
         }
     }
 

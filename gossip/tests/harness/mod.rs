@@ -235,6 +235,10 @@ impl Sim {
         self.nodes[i].engine.as_ref().expect("node is up")
     }
 
+    pub(crate) fn engine_mut(&mut self, i: usize) -> &mut Engine<u32> {
+        self.nodes[i].engine.as_mut().expect("node is up")
+    }
+
     /// What node `i` believes about each member.
     pub(crate) fn view(&self, i: usize) -> BTreeMap<NodeId, MemberState> {
         self.engine(i).members().map(|m| (m.id, m.state)).collect()
