@@ -8,7 +8,9 @@
 //!    document view, no lattice code behind it;
 //! 2. `GET /v1/docs/{key}` on one lattice node, sending the `Lattice-Session` header of
 //!    a prior write, so every request goes through the session check; its requests/s
-//!    against the baseline's;
+//!    against the baseline's. Rows 1 and 2 run in alternating rounds, each a third of
+//!    the phase time, and the fastest round of each is printed with the ratio of every
+//!    round, so load from elsewhere on the machine hits both alike;
 //! 3. `POST /v1/docs/{key}` of one increment (each connection its own document),
 //!    answered once durable: sled with fsync in a temporary directory, group commit;
 //! 4. replication: three nodes over QUIC with mutual TLS (certificates made in memory),
@@ -21,11 +23,13 @@
 //! HTTP/1.1 keep-alive connection (hyper's client), sending back to back for a fixed
 //! time after a warm-up; every latency is kept and sorted for the percentiles.
 //!
-//! Run: `cargo bench --bench http_load` (about 35 s after the build). Quick smoke:
+//! Run: `cargo bench --bench http_load` (about 30 s after the build). Quick smoke:
 //! `cargo bench --bench http_load -- --quick` (1 s per phase), or
 //! `LATTICE_BENCH_SECS=N` for N seconds per phase. Stores go under `LATTICE_BENCH_DIR`
 //! (default: the current directory, so fsync reaches a real disk). Goals: GET at least
-//! 0.7x the baseline's requests/s; replication p99 at most 50 ms on B and on C.
+//! 0.7x the baseline's requests/s; replication p99 at most 50 ms on B and on C. The
+//! clients share the cores with the servers, so anything else running on the machine
+//! moves every row: the 1-minute load average is printed first.
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;
@@ -55,6 +59,8 @@ use tokio::sync::{broadcast, watch};
 
 /// Connections for the GET rows (baseline and lattice alike).
 const READ_CONNECTIONS: usize = 32;
+/// Alternating rounds of baseline and lattice GET; each takes a share of the phase time.
+const READ_ROUNDS: u32 = 3;
 /// Connections for the POST row: enough for many writes to share each sync.
 const WRITE_CONNECTIONS: usize = 64;
 /// Seconds per phase unless `LATTICE_BENCH_SECS` or `--quick` says otherwise.
@@ -308,19 +314,28 @@ fn read_path(i: usize) -> String {
     format!("/v1/docs/bench/read-{i}")
 }
 
-/// Row 1: the bare axum endpoint.
-async fn baseline(timing: Timing) -> Figures {
+/// Serves the baseline: a bare axum route answering a document view like lattice's.
+async fn serve_baseline() -> SocketAddr {
     async fn view(axum::extract::Path(key): axum::extract::Path<String>) -> Json<Value> {
         Json(json!({"key": key, "fields": {"n": 1}}))
     }
-    let addr = serve(Router::new().route("/v1/docs/{*key}", get(view))).await;
-    let session = HeaderValue::from_static("unused");
-    let f = load(addr, READ_CONNECTIONS, timing, |i| {
+    serve(Router::new().route("/v1/docs/{*key}", get(view))).await
+}
+
+/// Loads `addr` with GETs of the read documents, carrying `session`.
+async fn reads(addr: SocketAddr, timing: Timing, session: &HeaderValue) -> Figures {
+    load(addr, READ_CONNECTIONS, timing, |i| {
         Template::get(read_path(i), session.clone())
     })
-    .await;
-    print_row("baseline: bare axum GET, JSON", READ_CONNECTIONS, &f);
-    f
+    .await
+}
+
+/// The run with the most requests/s.
+fn fastest(runs: Vec<Figures>) -> Figures {
+    let best = runs
+        .into_iter()
+        .max_by(|a, b| a.requests_per_s.total_cmp(&b.requests_per_s));
+    best.expect("at least one round")
 }
 
 /// Writes one increment to every document the readers read; answers the last write's
@@ -336,16 +351,32 @@ async fn seed_documents(addr: SocketAddr) -> HeaderValue {
     session.expect("a write answers a Lattice-Session header")
 }
 
-/// Rows 2 and 3: GET with a session, and POST of one op, on one node.
-async fn one_node(dir: &Path, timing: Timing) -> Figures {
+/// Rows 1 to 3: baseline and lattice GET in alternating rounds (the fastest of each
+/// counts, so a burst of load from elsewhere on the machine hits both alike), then the
+/// lattice POST.
+async fn one_node(dir: &Path, timing: Timing) {
+    let baseline = serve_baseline().await;
     let ca = generate_ca("lattice bench").expect("a CA");
     let (node, _) = start_node(&ca, 1, &dir.join("single"), &[]);
     let addr = serve_api(&node).await;
     let session = seed_documents(addr).await;
-    let read = load(addr, READ_CONNECTIONS, timing, |i| {
-        Template::get(read_path(i), session.clone())
-    })
-    .await;
+    let round = Timing {
+        warmup: timing.warmup / READ_ROUNDS,
+        measure: timing.measure / READ_ROUNDS,
+    };
+    let (mut bases, mut lattices, mut ratios) = (Vec::new(), Vec::new(), String::new());
+    for _ in 0..READ_ROUNDS {
+        let base = reads(baseline, round, &HeaderValue::from_static("unused")).await;
+        let read = reads(addr, round, &session).await;
+        ratios.push_str(&format!(
+            " {:.2}",
+            read.requests_per_s / base.requests_per_s
+        ));
+        bases.push(base);
+        lattices.push(read);
+    }
+    let (base, read) = (fastest(bases), fastest(lattices));
+    print_row("baseline: bare axum GET, JSON", READ_CONNECTIONS, &base);
     print_row(
         "lattice GET /v1/docs/{key}, session",
         READ_CONNECTIONS,
@@ -360,8 +391,13 @@ async fn one_node(dir: &Path, timing: Timing) -> Figures {
         WRITE_CONNECTIONS,
         &write,
     );
+    let ratio = read.requests_per_s / base.requests_per_s;
+    println!(
+        "lattice GET / baseline, per round:{ratios}; fastest over fastest {ratio:.2}x \
+         (goal >= {READ_RATIO_GOAL}x): {}",
+        verdict(ratio >= READ_RATIO_GOAL && read.errors == 0)
+    );
     node.stop().await.expect("the node stops cleanly");
-    read
 }
 
 /// Waits until every node sees all the others alive; answers how long it took.
@@ -559,10 +595,14 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let one_minute = load.split_whitespace().next().unwrap_or("?");
+        println!("load average before the run: {one_minute} (other processes share the cores)");
+    }
     runtime.block_on(async {
         println!(
             "loopback TCP, HTTP/1.1 keep-alive, one client task per connection; \
-             {} s measured after {:.1} s warm-up per row",
+             {} s measured after {:.1} s warm-up per phase",
             timing.measure.as_secs(),
             timing.warmup.as_secs_f64()
         );
@@ -570,13 +610,7 @@ fn main() {
             "{:<40} {:>5} {:>12} {:>11} {:>11} {:>7}",
             "endpoint", "conns", "requests/s", "p50", "p99", "non-200"
         );
-        let base = baseline(timing).await;
-        let read = one_node(dir.path(), timing).await;
-        let ratio = read.requests_per_s / base.requests_per_s;
-        println!(
-            "lattice GET / baseline = {ratio:.2}x (goal >= {READ_RATIO_GOAL}x): {}",
-            verdict(ratio >= READ_RATIO_GOAL && read.errors == 0)
-        );
+        one_node(dir.path(), timing).await;
         replication(dir.path(), timing).await;
     });
 }
