@@ -37,8 +37,14 @@ pub(crate) async fn get(
     auth::authorize(&state.inner.config.tokens, &headers, Scope::Read, key)?;
     let session = session::parse(&headers)?;
     let node = &state.inner.node;
-    session::await_session(node, session.as_ref(), state.inner.config.read_wait_max).await?;
-    let read = node.read(key, session).await?;
+    // One call into the node when it already holds the session's past (the common case);
+    // otherwise wait for it, then read.
+    let mut read = node.read(key, session.clone()).await;
+    if session::not_yet(&read) {
+        session::await_session(node, session.as_ref(), state.inner.config.read_wait_max).await?;
+        read = node.read(key, session).await;
+    }
+    let read = read?;
     let token = session::header_value(&read.token)?;
     let Some(view) = read.view else {
         let mut response = Problem::not_found(key).into_response();
@@ -134,7 +140,8 @@ pub(crate) async fn list(
     Ok(JsonBody(json!({"docs": docs, "next_cursor": page.next})).into_response())
 }
 
-/// Waits for the session, then writes (once per retry id, when there is one).
+/// Waits for the session, then writes (once per retry id, when there is one). Writes
+/// wait on a disk sync anyway, so the extra call into the node costs little here.
 async fn write(
     state: &ApiState,
     key: &str,

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use lattice_node::runtime::NodeHandle;
-use lattice_node::SessionToken;
+use lattice_node::runtime::{CallError, NodeHandle};
+use lattice_node::{ReadError, SessionToken};
 
 use crate::problem::Problem;
 
@@ -22,6 +22,12 @@ pub(crate) fn parse(headers: &HeaderMap) -> Result<Option<SessionToken>, Problem
     SessionToken::parse(text)
         .map(Some)
         .map_err(|e| Problem::bad_request("bad_session", e.to_string()))
+}
+
+/// Whether the node refused a read because it lacks the session's past (then wait with
+/// [`await_session`] and read again).
+pub(crate) fn not_yet(result: &Result<impl Sized, CallError>) -> bool {
+    matches!(result, Err(CallError::Read(ReadError::SessionNotReady)))
 }
 
 /// Waits up to `max_wait` until the node includes `session`; 503
