@@ -13,6 +13,7 @@
 //! acknowledge lost data.
 
 mod node;
+mod reads;
 
 pub use node::{Change, GossipStats, NodeHandle, NodeRuntime, Page};
 

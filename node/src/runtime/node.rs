@@ -5,7 +5,9 @@
 //! handles everything waiting, runs due timers, makes staged changes durable with one
 //! sync (group commit), answers the writes that sync covered, and hands the frames to
 //! send to a tokio task. Two more tokio tasks move bytes: one feeds received frames in,
-//! one sends, each frame on its own task so one slow peer holds up no other.
+//! one sends, each frame on its own task so one slow peer holds up no other. Reads of
+//! durable state are served on the caller's thread when the store allows it (see
+//! `reads.rs`).
 
 use std::net::SocketAddr;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -20,9 +22,10 @@ use lattice_gossip::QuicTransport;
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::reads::ReadGate;
 use super::{wall_clock, CallError, QUEUE_LEN_DEFAULT};
 use crate::core::{NodeCore, NodeStats, Readiness};
-use crate::replica::{Read, Retry, Written};
+use crate::replica::{Read, Retry, Synced, Written};
 use crate::store::{Store, StoreError};
 use crate::token::SessionToken;
 
@@ -104,6 +107,8 @@ pub struct Page {
 pub struct NodeHandle {
     tx: SyncSender<Input>,
     changes: broadcast::Sender<Change>,
+    /// Reads without a call into the node thread, when the store has a reader.
+    gate: Option<Arc<ReadGate>>,
 }
 
 /// A running node: the core's thread and its network tasks.
@@ -131,12 +136,18 @@ impl<S: Store + Send + 'static> NodeRuntime<S> {
         let epoch = monotonic_epoch();
         core.join(Duration::ZERO, seeds);
         let feed = changes.clone();
+        let gate = core
+            .replica()
+            .store()
+            .doc_reader()
+            .map(|reader| Arc::new(ReadGate::new(reader, core.replica().version_vector())));
+        let driver_gate = gate.clone();
         let thread = thread::Builder::new()
             .name(format!("lattice-node-{}", core.replica().node()))
-            .spawn(move || run(core, rx, out_tx, feed, epoch))
+            .spawn(move || run(core, rx, out_tx, feed, driver_gate, epoch))
             .expect("spawning the node thread");
         NodeRuntime {
-            handle: NodeHandle { tx, changes },
+            handle: NodeHandle { tx, changes, gate },
             thread,
             transport,
         }
@@ -208,6 +219,13 @@ impl NodeHandle {
 
     /// Reads document `key`.
     pub async fn read(&self, key: &str, session: Option<SessionToken>) -> Result<Read, CallError> {
+        if let Some(read) = self
+            .gate
+            .as_ref()
+            .and_then(|g| g.read(key, session.as_ref()))
+        {
+            return Ok(read);
+        }
         let (reply, rx) = oneshot::channel();
         let key = key.to_owned();
         self.send(Input::Read {
@@ -339,6 +357,26 @@ struct Driver {
     sessions: Vec<SessionWait>,
     /// Where changes go.
     changes: broadcast::Sender<Change>,
+    /// Told around every sync, when reads bypass the thread.
+    gate: Option<Arc<ReadGate>>,
+}
+
+impl Driver {
+    /// Syncs the core, closing the read gate while the store changes.
+    fn sync<S: Store>(
+        &self,
+        core: &mut NodeCore<S, SocketAddr>,
+        now: Duration,
+    ) -> Result<Synced, StoreError> {
+        if let Some(gate) = &self.gate {
+            gate.writing();
+        }
+        let synced = core.sync(now)?; // on failure the gate stays closed: the node stops
+        if let Some(gate) = &self.gate {
+            gate.synced(core.replica().version_vector());
+        }
+        Ok(synced)
+    }
 }
 
 fn run<S: Store>(
@@ -346,11 +384,13 @@ fn run<S: Store>(
     rx: Receiver<Input>,
     out: Outbox,
     changes: broadcast::Sender<Change>,
+    gate: Option<Arc<ReadGate>>,
     epoch: Instant,
 ) -> Result<NodeCore<S, SocketAddr>, StoreError> {
     let mut driver = Driver {
         sessions: Vec::new(),
         changes,
+        gate,
     };
     loop {
         let wait = core
@@ -375,7 +415,7 @@ fn run<S: Store>(
         }
         let mut changed = Vec::new();
         if core.needs_sync() {
-            match core.sync(now) {
+            match driver.sync(&mut core, now) {
                 Ok(synced) => changed = synced.changed,
                 Err(e) => {
                     let message = e.to_string();
@@ -399,7 +439,11 @@ fn run<S: Store>(
             break;
         }
     }
-    core.sync(epoch.elapsed())?;
+    let synced = driver.sync(&mut core, epoch.elapsed());
+    if let Some(gate) = &driver.gate {
+        gate.writing(); // stopped: every read goes to the (gone) thread and fails
+    }
+    synced?;
     Ok(core)
 }
 

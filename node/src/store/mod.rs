@@ -26,6 +26,8 @@ mod sled_store;
 pub use mem::MemStore;
 pub use sled_store::SledStore;
 
+use std::sync::Arc;
+
 use lattice_crdt::{Dot, NodeId};
 use thiserror::Error;
 
@@ -165,6 +167,20 @@ pub trait Store {
 
     /// Makes every batch written so far durable.
     fn sync(&mut self) -> Result<(), StoreError>;
+
+    /// A handle that reads documents from other threads, if this store has one (the
+    /// networked runtime serves reads through it without a call into its thread).
+    fn doc_reader(&self) -> Option<Arc<dyn DocReader>> {
+        None
+    }
+}
+
+/// Reads a store's documents from any thread, while its owner goes on writing. It sees
+/// every batch written, synced or not: its user must know that none is unsynced (the
+/// runtime's read gate does).
+pub trait DocReader: Send + Sync {
+    /// A document's bytes, if it exists.
+    fn doc(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
 /// The log key of a dot: origin then sequence, both big-endian, so byte order is dot order.

@@ -91,6 +91,7 @@ use std::fs::File;
 use std::io;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use lattice_crdt::{Dot, NodeId};
@@ -98,7 +99,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::{
-    dot_of_log_key, log_key, MetaKey, ReceiptId, Store, StoreError, WriteBatch,
+    dot_of_log_key, log_key, DocReader, MetaKey, ReceiptId, Store, StoreError, WriteBatch,
     STORE_FORMAT_VERSION,
 };
 
@@ -409,6 +410,10 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn doc_reader(&self) -> Option<Arc<dyn DocReader>> {
+        Some(Arc::new(SledDocReader(self.docs.clone())))
+    }
+
     fn sync(&mut self) -> Result<(), StoreError> {
         self.check_usable()?;
         if !self.unsynced {
@@ -418,6 +423,19 @@ impl Store for SledStore {
         self.poison_on_error(result)?;
         self.unsynced = false;
         Ok(())
+    }
+}
+
+/// Reads documents from other threads (a sled tree is a shared handle).
+struct SledDocReader(sled::Tree);
+
+impl DocReader for SledDocReader {
+    fn doc(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let value = self
+            .0
+            .get(key)
+            .map_err(|e| engine_error("read a document", e))?;
+        Ok(value.map(|v| v.to_vec()))
     }
 }
 
