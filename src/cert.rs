@@ -24,7 +24,9 @@ pub(crate) enum CertCommand {
         /// The directory holding the CA (ca.pem, ca.key).
         #[arg(long)]
         ca: PathBuf,
-        /// The node's name (a DNS name, e.g. node-1); it goes in the certificate.
+        /// The node's name, node-ID for node id ID (e.g. node-1): `lattice serve
+        /// --node-id ID` refuses a certificate of another name, and peers accept its
+        /// membership messages only as that node.
         #[arg(long)]
         name: String,
         /// Where to write the node's files.

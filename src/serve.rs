@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use lattice_api::{router, ApiConfig, ApiState};
 use lattice_gossip::quic::Limits;
+use lattice_gossip::tls::cert_name;
 use lattice_gossip::{NodeTls, QuicTransport};
 use lattice_node::runtime::NodeRuntime;
 use lattice_node::store::SledStore;
@@ -101,6 +102,18 @@ fn start_node(
 ) -> anyhow::Result<NodeRuntime<SledStore>> {
     let tls = NodeTls::load(&config.tls_dir)
         .with_context(|| format!("loading certificates from {}", config.tls_dir.display()))?;
+    let expected = cert_name(config.node_id);
+    let named = tls.node_name();
+    if named.as_deref() != Some(expected.as_str()) {
+        anyhow::bail!(
+            "the certificate in {} names {}, but this is node {}: peers accept a node only \
+             under its own name, so its certificate must be named {expected} \
+             (lattice cert node --name {expected})",
+            config.tls_dir.display(),
+            named.as_deref().unwrap_or("nobody"),
+            config.node_id.get(),
+        );
+    }
     let store_dir = config.data_dir.join("store");
     let store = SledStore::open(&store_dir, config.node_id)
         .with_context(|| format!("opening the store in {}", store_dir.display()))?;

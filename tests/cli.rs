@@ -58,6 +58,24 @@ fn cert_creates_a_ca_and_node_certificates_and_refuses_to_overwrite() {
         !lattice(&["cert", "ca", "--out", ca.to_str().unwrap()]).0,
         "an existing CA was overwritten"
     );
+    // node-1's certificate cannot serve as node 2.
+    let out = Command::new(env!("CARGO_BIN_EXE_lattice"))
+        .args(["serve", "--node-id", "2", "--http", "127.0.0.1:0"])
+        .args([
+            "--gossip",
+            "127.0.0.1:0",
+            "--tls-dir",
+            node.to_str().unwrap(),
+        ])
+        .args(["--data-dir", dir.path().join("data").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("names node-1, but this is node 2"),
+        "{stderr}"
+    );
 }
 
 #[test]

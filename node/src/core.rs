@@ -310,7 +310,7 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         Ok(synced)
     }
 
-    /// Handles a frame from `from`.
+    /// Handles a frame from `from` (a simulated network: senders are taken at their word).
     pub fn handle_frame(
         &mut self,
         now: Duration,
@@ -318,11 +318,37 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         from: A,
         frame: &[u8],
     ) -> Result<(), FrameError> {
+        self.handle_frame_from(now, wall, from, None, frame)
+    }
+
+    /// Handles a frame from `from`, whose transport proved it is node `peer` (its
+    /// certificate names it): gossip claiming another sender is refused, so no member
+    /// can speak for another in membership.
+    pub fn handle_authenticated_frame(
+        &mut self,
+        now: Duration,
+        wall: NTP64,
+        from: A,
+        peer: NodeId,
+        frame: &[u8],
+    ) -> Result<(), FrameError> {
+        self.handle_frame_from(now, wall, from, Some(peer), frame)
+    }
+
+    fn handle_frame_from(
+        &mut self,
+        now: Duration,
+        wall: NTP64,
+        from: A,
+        peer: Option<NodeId>,
+        frame: &[u8],
+    ) -> Result<(), FrameError> {
         let result = match frame.split_first() {
-            Some((&c, body)) if c == Channel::Gossip as u8 => self
-                .gossip
-                .handle_message(now, from, body)
-                .map_err(|e| FrameError::Gossip(e.to_string())),
+            Some((&c, body)) if c == Channel::Gossip as u8 => match peer {
+                None => self.gossip.handle_message(now, from, body),
+                Some(peer) => self.gossip.handle_authenticated(now, from, peer, body),
+            }
+            .map_err(|e| FrameError::Gossip(e.to_string())),
             Some((&c, body)) if c == Channel::Sync as u8 => {
                 self.handle_sync_frame(wall, from, body)
             }

@@ -34,9 +34,20 @@ fn start_configured(
     seeds: &[SocketAddr],
     config: NodeConfig,
 ) -> (NodeRuntime<MemStore>, SocketAddr) {
+    let name = format!("node-{}", replica.node().get());
+    start_as(ca, &name, replica, seeds, config)
+}
+
+/// Starts `replica` with a certificate naming `cert_name`.
+fn start_as(
+    ca: &CaBundle,
+    cert_name: &str,
+    replica: Replica<MemStore>,
+    seeds: &[SocketAddr],
+    config: NodeConfig,
+) -> (NodeRuntime<MemStore>, SocketAddr) {
     let id = replica.node().get();
-    let tls =
-        NodeTls::from_bundle(&generate_node_cert(ca, &format!("node-{id}")).unwrap()).unwrap();
+    let tls = NodeTls::from_bundle(&generate_node_cert(ca, cert_name).unwrap()).unwrap();
     let transport =
         QuicTransport::bind("127.0.0.1:0".parse().unwrap(), &tls, Limits::default()).unwrap();
     let addr = transport.local_addr();
@@ -198,5 +209,33 @@ async fn a_waiting_session_pulls_what_it_lacks_from_a_peer() {
     );
     let read = b.read("pulled/1", Some(token)).await.unwrap();
     assert_eq!(read.view, Some(json!({"n": 5})));
+    a.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_cannot_speak_for_another_node_id() {
+    let ca = generate_ca("lattice test cluster").unwrap();
+    let (a, a_addr) = start(&ca, 1, &[]);
+    // A valid cluster certificate, for node 9, on a node that calls itself node 4.
+    let replica = Replica::open(
+        MemStore::new(NodeId::new(4).unwrap()),
+        ReplicaConfig::default(),
+    );
+    let (impostor, _) = start_as(
+        &ca,
+        "node-9",
+        replica.unwrap(),
+        &[a_addr],
+        NodeConfig::default(),
+    );
+    let a_handle = a.handle();
+    let refused = eventually(Duration::from_secs(5), || async {
+        a_handle.stats().await.unwrap().1.malformed_dropped > 0
+    });
+    assert!(refused.await, "A never refused the impostor's messages");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let members = a_handle.members().await.unwrap();
+    assert!(members.is_empty(), "the impostor got in: {members:?}");
+    impostor.stop().await.unwrap();
     a.stop().await.unwrap();
 }

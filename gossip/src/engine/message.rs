@@ -46,6 +46,14 @@ pub enum MessageError {
     /// Claims to come from this very node (a misconfigured duplicate id, or a loop).
     #[error("gossip message claims to come from this node")]
     FromSelf,
+    /// Claims a sender other than the node the transport authenticated.
+    #[error("gossip message claims to come from {claimed}, but the peer's certificate names {certified}")]
+    Impostor {
+        /// The sender the message names.
+        claimed: NodeId,
+        /// The node the peer's certificate names.
+        certified: NodeId,
+    },
 }
 
 /// One message.

@@ -335,9 +335,40 @@ impl<A: Address> Engine<A> {
         from: A,
         bytes: &[u8],
     ) -> Result<(), MessageError> {
+        self.handle_checked(now, from, None, bytes)
+    }
+
+    /// [`handle_message`](Engine::handle_message) from a peer whose transport proved it
+    /// is node `peer` (its certificate names it): a message claiming another sender is
+    /// refused with [`MessageError::Impostor`], so no cluster member can speak for
+    /// another.
+    pub fn handle_authenticated(
+        &mut self,
+        now: Duration,
+        from: A,
+        peer: NodeId,
+        bytes: &[u8],
+    ) -> Result<(), MessageError> {
+        self.handle_checked(now, from, Some(peer), bytes)
+    }
+
+    fn handle_checked(
+        &mut self,
+        now: Duration,
+        from: A,
+        peer: Option<NodeId>,
+        bytes: &[u8],
+    ) -> Result<(), MessageError> {
         self.stats.messages_received += 1;
         self.stats.bytes_received += bytes.len() as u64;
-        let envelope = match self.decode(bytes) {
+        let checked = self.decode(bytes).and_then(|envelope| match peer {
+            Some(peer) if envelope.sender != peer => Err(MessageError::Impostor {
+                claimed: envelope.sender,
+                certified: peer,
+            }),
+            _ => Ok(envelope),
+        });
+        let envelope = match checked {
             Ok(envelope) => envelope,
             Err(e) => {
                 self.stats.malformed_dropped += 1;

@@ -15,7 +15,9 @@
 //! checks the server's chain to that CA but not its name ([`NodeTls::client_config`]),
 //! because the transport dials socket addresses, not names. The verified name of the peer
 //! (its first DNS SAN, else its common name) is reported with every received message, so
-//! the layer above decides what a name may do.
+//! the layer above decides what a name may do. lattice names node `N` `node-N`
+//! ([`cert_name`], [`node_of_cert_name`]): a node's own certificate must carry its id,
+//! and a peer may speak only for the node its certificate names.
 
 mod certs;
 mod error;
@@ -39,6 +41,7 @@ pub use files::{
     load_ca, write_ca, write_node, CA_CERT_FILE, CA_KEY_FILE, NODE_CERT_FILE, NODE_KEY_FILE,
 };
 pub(crate) use identity::name_of;
+pub use identity::{cert_name, node_of_cert_name};
 
 /// The ALPN protocol every lattice node offers and requires: bump the version when the
 /// wire format changes incompatibly, so mixed clusters fail at the handshake.

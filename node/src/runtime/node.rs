@@ -15,9 +15,10 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use lattice_crdt::{Op, VersionVector};
+use lattice_crdt::{NodeId, Op, VersionVector};
 use lattice_gossip::engine::{Kind as GossipKind, MemberInfo};
 use lattice_gossip::quic::Kind as QuicKind;
+use lattice_gossip::tls::node_of_cert_name;
 use lattice_gossip::QuicTransport;
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -32,6 +33,8 @@ use crate::token::SessionToken;
 enum Input {
     Frame {
         from: SocketAddr,
+        /// The node the peer's certificate names.
+        peer: NodeId,
         bytes: Vec<u8>,
     },
     Write {
@@ -311,8 +314,15 @@ impl NodeHandle {
 /// Feeds frames from the transport to the core; ends when either side closes.
 async fn receive(transport: Arc<QuicTransport>, tx: SyncSender<Input>) {
     while let Some(incoming) = transport.recv().await {
+        let Some(peer) = node_of_cert_name(&incoming.peer_name) else {
+            // A cluster certificate that names no node (not `node-<id>`): it may not
+            // speak for any.
+            tracing::warn!(peer = %incoming.peer_name, "dropped a frame from a certificate that names no node");
+            continue;
+        };
         let input = Input::Frame {
             from: incoming.from,
+            peer,
             bytes: incoming.bytes,
         };
         match tx.try_send(input) {
@@ -456,8 +466,9 @@ fn handle<S: Store>(
 ) {
     let now = epoch.elapsed();
     match input {
-        Input::Frame { from, bytes } => {
-            let _ = core.handle_frame(now, wall_clock(), from, &bytes); // counted in stats
+        Input::Frame { from, peer, bytes } => {
+            // Counted in stats.
+            let _ = core.handle_authenticated_frame(now, wall_clock(), from, peer, &bytes);
         }
         Input::Write {
             key,
