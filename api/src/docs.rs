@@ -169,7 +169,7 @@ pub(crate) fn checked_key(key: &str) -> Result<&str, Problem> {
     Ok(key)
 }
 
-fn body_problem(e: BytesRejection) -> Problem {
+pub(crate) fn body_problem(e: BytesRejection) -> Problem {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.body_text())
     } else {

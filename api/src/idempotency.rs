@@ -16,8 +16,8 @@ use crate::problem::Problem;
 /// The header naming a write's retry identity.
 const IDEMPOTENCY_HEADER: HeaderName = HeaderName::from_static("idempotency-key");
 
-/// Longest `Idempotency-Key`, in bytes.
-const IDEMPOTENCY_KEY_BYTES_MAX: usize = 256;
+/// Longest `Idempotency-Key` (or sync change id), in bytes.
+pub(crate) const IDEMPOTENCY_KEY_BYTES_MAX: usize = 256;
 
 /// Tells the digests of this scheme from any other.
 const DOMAIN: &[u8] = b"lattice idempotency v1";
@@ -39,13 +39,20 @@ pub(crate) fn retry(headers: &HeaderMap, key: &str, body: &[u8]) -> Result<Optio
             ))
         }
     };
+    Ok(Some(retry_for(headers, key, idem, body)))
+}
+
+/// The retry identity of write `idem` by the caller of `headers` to document `key`,
+/// whose request is `body`. `Idempotency-Key`s and the change ids of `POST /v1/sync`
+/// share this one namespace per caller and document.
+pub(crate) fn retry_for(headers: &HeaderMap, key: &str, idem: &str, body: &[u8]) -> Retry {
     let credentials = headers
         .get(header::AUTHORIZATION)
         .map_or(&[][..], |v| v.as_bytes());
-    Ok(Some(Retry {
+    Retry {
         id: digest(&[DOMAIN, credentials, key.as_bytes(), idem.as_bytes()]),
         request: digest(&[DOMAIN, body]),
-    }))
+    }
 }
 
 /// SHA-256 of `parts`, each prefixed by its length so that no two lists collide.

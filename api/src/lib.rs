@@ -1,7 +1,8 @@
 //! lattice-api: the HTTP API of a lattice node (axum, JSON, under `/v1`).
 //!
 //! [`router`] serves documents (read, a batch of ops applied atomically, delete, list
-//! by prefix), a Server-Sent Events stream per document, cluster membership, health,
+//! by prefix), a Server-Sent Events stream per document, one-round-trip sync for
+//! offline-first clients (`POST /v1/sync`), cluster membership, health,
 //! readiness, Prometheus metrics and the OpenAPI document ([`OPENAPI_JSON`]). Every
 //! document read and write answers a `Lattice-Session` header; a request that sends
 //! one waits (bounded by [`ApiConfig::read_wait_max`]) until this node includes it,
@@ -25,13 +26,14 @@ mod metrics;
 mod ops;
 mod problem;
 mod session;
+mod sync;
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, StatusCode, Uri};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{middleware, Router};
 use lattice_crdt::DocLimits;
 use lattice_node::runtime::NodeHandle;
@@ -50,6 +52,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/docs/{key}"),
     ("get", "/v1/docs"),
     ("get", "/v1/docs/{key}/events"),
+    ("post", "/v1/sync"),
     ("get", "/v1/cluster/members"),
     ("get", "/v1/health"),
     ("get", "/v1/ready"),
@@ -96,6 +99,7 @@ pub fn router(state: ApiState) -> Router {
             get(docs::get).post(docs::post).delete(docs::delete),
         )
         .route("/v1/docs", get(docs::list))
+        .route("/v1/sync", post(sync::sync))
         .route("/v1/cluster/members", get(cluster::members))
         .route("/v1/health", get(cluster::health))
         .route("/v1/ready", get(cluster::ready))

@@ -18,6 +18,11 @@ pub(crate) fn parse_batch(body: &[u8], limits: &DocLimits) -> Result<Vec<Op>, Pr
     let Some(Value::Array(ops)) = ops else {
         return Err(invalid(r#"the body must be {"ops": [...]}"#));
     };
+    parse_ops(&ops, limits)
+}
+
+/// Parses a JSON array of ops (a batch), checking its length and each op.
+pub(crate) fn parse_ops(ops: &[Value], limits: &DocLimits) -> Result<Vec<Op>, Problem> {
     if ops.len() > limits.ops_per_batch_max {
         return Err(Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,

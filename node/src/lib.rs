@@ -33,8 +33,8 @@ pub use key::{validate_key, KeyError, KEY_BYTES_MAX};
 pub use log::{LogRecord, RecordError};
 pub use meta::NodeMeta;
 pub use replica::{
-    Applied, ApplyError, CatchUp, Read, ReadError, Replica, ReplicaConfig, Retry, SnapshotPage,
-    Synced, Ticket, WriteError, Written,
+    Applied, ApplyError, CatchUp, Changes, Read, ReadError, Replica, ReplicaConfig, Retry,
+    SnapshotPage, Synced, Ticket, WriteError, Written,
 };
 pub use sync::{SyncError, SyncLimits, SyncMessage, SyncOutcome};
 pub use token::{SessionToken, TokenError, TOKEN_CHARS_MAX};

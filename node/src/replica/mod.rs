@@ -14,11 +14,13 @@
 //! durable write; writes lost in a crash were never acknowledged nor sent, so their dots
 //! and timestamps may be reused.
 
+mod changes;
 mod receipts;
 mod remote;
 mod serve;
 mod staged;
 
+pub use changes::Changes;
 pub use receipts::Retry;
 pub use remote::{Applied, ApplyError};
 pub use serve::{CatchUp, SnapshotPage};

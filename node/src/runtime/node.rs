@@ -26,7 +26,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::reads::ReadGate;
 use super::{wall_clock, CallError, QUEUE_LEN_DEFAULT};
 use crate::core::{NodeCore, NodeStats, Readiness};
-use crate::replica::{Read, Retry, Synced, Written};
+use crate::replica::{Changes, Read, Retry, Synced, Written};
 use crate::store::{Store, StoreError};
 use crate::token::SessionToken;
 
@@ -67,6 +67,12 @@ enum Input {
     },
     Readiness {
         reply: oneshot::Sender<Readiness>,
+    },
+    Changes {
+        cursor: VersionVector,
+        prefix: String,
+        records_max: usize,
+        reply: oneshot::Sender<Result<Changes, CallError>>,
     },
     Leave,
     Stop,
@@ -291,6 +297,25 @@ impl NodeHandle {
         rx.await.map_err(|_| CallError::Stopped)
     }
 
+    /// The documents under `prefix` changed since `cursor`, for an offline-first client
+    /// ([`Replica::changes_since`](crate::Replica::changes_since)); answered once what it
+    /// reports is durable.
+    pub async fn changes_since(
+        &self,
+        cursor: &VersionVector,
+        prefix: &str,
+        records_max: usize,
+    ) -> Result<Changes, CallError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Input::Changes {
+            cursor: cursor.clone(),
+            prefix: prefix.to_owned(),
+            records_max,
+            reply,
+        })?;
+        rx.await.unwrap_or(Err(CallError::Stopped))
+    }
+
     /// Whether the node has joined and caught up ([`NodeCore::readiness`]).
     pub async fn readiness(&self) -> Result<Readiness, CallError> {
         let (reply, rx) = oneshot::channel();
@@ -354,6 +379,7 @@ async fn send(
 enum Waiting {
     Write(oneshot::Sender<Result<Written, CallError>>, Written),
     Read(oneshot::Sender<Result<Read, CallError>>, Read),
+    Changes(oneshot::Sender<Result<Changes, CallError>>, Changes),
 }
 
 type Outbox = mpsc::Sender<(SocketAddr, Vec<u8>, GossipKind)>;
@@ -516,6 +542,16 @@ fn handle<S: Store>(
         }
         Input::Stats { reply } => drop(reply.send((core.stats(), core.gossip_stats()))),
         Input::Readiness { reply } => drop(reply.send(core.readiness())),
+        Input::Changes {
+            cursor,
+            prefix,
+            records_max,
+            reply,
+        } => match core.replica().changes_since(&cursor, &prefix, records_max) {
+            // Like a read: what it reports must be durable first.
+            Ok(changes) if core.needs_sync() => waiting.push(Waiting::Changes(reply, changes)),
+            other => drop(reply.send(other.map_err(|e| CallError::Read(e.into())))),
+        },
         Input::Leave => core.leave(now),
         Input::Stop => {}
     }
@@ -525,8 +561,10 @@ fn answer(waiting: Waiting, result: Result<(), CallError>) {
     match (waiting, result) {
         (Waiting::Write(reply, written), Ok(())) => drop(reply.send(Ok(written))),
         (Waiting::Read(reply, read), Ok(())) => drop(reply.send(Ok(read))),
+        (Waiting::Changes(reply, changes), Ok(())) => drop(reply.send(Ok(changes))),
         (Waiting::Write(reply, _), Err(e)) => drop(reply.send(Err(e))),
         (Waiting::Read(reply, _), Err(e)) => drop(reply.send(Err(e))),
+        (Waiting::Changes(reply, _), Err(e)) => drop(reply.send(Err(e))),
     }
 }
 
