@@ -179,6 +179,18 @@ async fn render_node(state: &ApiState, out: &mut String) {
             );
         }
     }
+    if let Ok(lag) = state.inner.node.replication_lag().await {
+        out.push_str(
+            "# HELP lattice_replication_lag_dots Writes (dots) this node holds that each member lacked at its last anti-entropy digest.\n",
+        );
+        out.push_str("# TYPE lattice_replication_lag_dots gauge\n");
+        for (member, dots) in lag {
+            let _ = writeln!(
+                out,
+                "lattice_replication_lag_dots{{member=\"{member}\"}} {dots}"
+            );
+        }
+    }
     if let Ok(members) = state.inner.node.members().await {
         out.push_str("# HELP lattice_member_phi phi-accrual suspicion of each member.\n");
         out.push_str("# TYPE lattice_member_phi gauge\n");

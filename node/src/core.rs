@@ -16,7 +16,7 @@
 //! Two clocks come in with every input: `now` (monotonic, for the engine's timers) and
 //! `wall` (NTP64 wall-clock time, for the replica's HLC).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Debug;
 use std::time::Duration;
 
@@ -117,6 +117,8 @@ pub struct NodeCore<S, A> {
     pulled: BTreeMap<NodeId, Duration>,
     /// Whether [`join`](NodeCore::join) was given seeds.
     seeded: bool,
+    /// Each peer's version vector as its last anti-entropy digest gave it.
+    peer_digests: BTreeMap<NodeId, VersionVector>,
     /// Whether a peer has answered one of our digests in full since this core started.
     caught_up: bool,
 }
@@ -161,6 +163,7 @@ impl<S: Store, A: Address> NodeCore<S, A> {
             pulled: BTreeMap::new(),
             seeded: false,
             caught_up: false,
+            peer_digests: BTreeMap::new(),
         }
     }
 
@@ -293,6 +296,31 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         }
     }
 
+    /// Replication lag: for each live member that has sent this node an anti-entropy
+    /// digest, how many of the dots (writes' ops) this node holds that member lacked at
+    /// its last digest. Digests arrive about every `members` anti-entropy intervals, so
+    /// the figure may be that old; a member catching up shows it falling.
+    pub fn replication_lag(&mut self) -> Vec<(NodeId, u64)> {
+        let live: BTreeSet<NodeId> = self
+            .gossip
+            .members()
+            .filter(|m| matches!(m.state, MemberState::Alive | MemberState::Suspect))
+            .map(|m| m.id)
+            .collect();
+        self.peer_digests.retain(|id, _| live.contains(id));
+        let ours = self.replica.version_vector();
+        self.peer_digests
+            .iter()
+            .map(|(id, theirs)| {
+                let lacked = theirs.missing_ranges(ours);
+                let dots = lacked
+                    .iter()
+                    .fold(0u64, |n, r| n.saturating_add(r.last - r.first + 1));
+                (*id, dots)
+            })
+            .collect()
+    }
+
     /// Whether anything is staged that a [`sync`](NodeCore::sync) would make durable.
     pub fn needs_sync(&self) -> bool {
         self.dirty
@@ -350,7 +378,7 @@ impl<S: Store, A: Address> NodeCore<S, A> {
             }
             .map_err(|e| FrameError::Gossip(e.to_string())),
             Some((&c, body)) if c == Channel::Sync as u8 => {
-                self.handle_sync_frame(wall, from, body)
+                self.handle_sync_frame(wall, from, peer, body)
             }
             _ => Err(FrameError::Channel),
         };
@@ -394,8 +422,21 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         self.events.pop_front()
     }
 
-    fn handle_sync_frame(&mut self, wall: NTP64, from: A, body: &[u8]) -> Result<(), FrameError> {
+    fn handle_sync_frame(
+        &mut self,
+        wall: NTP64,
+        from: A,
+        peer: Option<NodeId>,
+        body: &[u8],
+    ) -> Result<(), FrameError> {
         let message = SyncMessage::decode(body, &self.limits)?;
+        if let SyncMessage::Digest { vv } = &message {
+            let sender =
+                peer.or_else(|| self.gossip.members().find(|m| m.addr == from).map(|m| m.id));
+            if let Some(sender) = sender {
+                self.peer_digests.insert(sender, vv.clone());
+            }
+        }
         let complete = matches!(
             message,
             SyncMessage::Records { complete: true, .. } | SyncMessage::Snapshot { next: None, .. }

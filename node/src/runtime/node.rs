@@ -68,6 +68,9 @@ enum Input {
     Readiness {
         reply: oneshot::Sender<Readiness>,
     },
+    Lag {
+        reply: oneshot::Sender<Vec<(NodeId, u64)>>,
+    },
     Changes {
         cursor: VersionVector,
         prefix: String,
@@ -316,6 +319,14 @@ impl NodeHandle {
         rx.await.unwrap_or(Err(CallError::Stopped))
     }
 
+    /// Per live member, the dots this node holds that it lacked at its last digest
+    /// ([`NodeCore::replication_lag`]).
+    pub async fn replication_lag(&self) -> Result<Vec<(NodeId, u64)>, CallError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Input::Lag { reply })?;
+        rx.await.map_err(|_| CallError::Stopped)
+    }
+
     /// Whether the node has joined and caught up ([`NodeCore::readiness`]).
     pub async fn readiness(&self) -> Result<Readiness, CallError> {
         let (reply, rx) = oneshot::channel();
@@ -542,6 +553,7 @@ fn handle<S: Store>(
         }
         Input::Stats { reply } => drop(reply.send((core.stats(), core.gossip_stats()))),
         Input::Readiness { reply } => drop(reply.send(core.readiness())),
+        Input::Lag { reply } => drop(reply.send(core.replication_lag())),
         Input::Changes {
             cursor,
             prefix,
