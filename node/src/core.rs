@@ -52,6 +52,32 @@ pub struct NodeConfig {
     pub gossip: GossipConfig,
     /// Bounds on anti-entropy answers.
     pub sync: SyncLimits,
+    /// When the delta log is pruned.
+    pub prune: PruneConfig,
+}
+
+/// When the delta log is pruned (see [`NodeCore::handle_timeout`]).
+#[derive(Clone, Copy, Debug)]
+pub struct PruneConfig {
+    /// How often the node prunes (default 10 s).
+    pub interval: Duration,
+    /// Log records deleted per pass, at most (default 4,096): each pass is one batch.
+    pub records_per_pass: usize,
+    /// Per origin, how many of the latest dots stay in the log whatever the members
+    /// hold (default 1,000,000): offline clients (`changes_since`) and members that
+    /// were away catch up from the log within this; beyond it they need a snapshot or
+    /// a fresh listing. The log then takes about this many records per writing node.
+    pub retain_dots: u64,
+}
+
+impl Default for PruneConfig {
+    fn default() -> Self {
+        PruneConfig {
+            interval: Duration::from_secs(10),
+            records_per_pass: 4096,
+            retain_dots: 1_000_000,
+        }
+    }
 }
 
 /// Why a frame from a peer was dropped. Counted; nothing else changed, except that a
@@ -99,6 +125,8 @@ pub struct NodeStats {
     pub exchanges: u64,
     /// Frames dropped as malformed or refused.
     pub frames_refused: u64,
+    /// Log records pruned.
+    pub records_pruned: u64,
 }
 
 /// A node: replica plus membership. See the module doc.
@@ -107,6 +135,9 @@ pub struct NodeCore<S, A> {
     replica: Replica<S>,
     gossip: Engine<A>,
     limits: SyncLimits,
+    prune: PruneConfig,
+    /// When the next pruning pass is due.
+    next_prune: Duration,
     outbox: VecDeque<Transmit<A>>,
     events: VecDeque<NodeEvent<A>>,
     stats: NodeStats,
@@ -155,6 +186,8 @@ impl<S: Store, A: Address> NodeCore<S, A> {
             replica,
             gossip,
             limits: config.sync,
+            prune: config.prune,
+            next_prune: config.prune.interval,
             outbox: VecDeque::new(),
             events: VecDeque::new(),
             stats: NodeStats::default(),
@@ -321,6 +354,39 @@ impl<S: Store, A: Address> NodeCore<S, A> {
             .collect()
     }
 
+    /// One pruning pass (see [`handle_timeout`](NodeCore::handle_timeout)).
+    fn prune_log(&mut self) {
+        let live: Vec<NodeId> = self
+            .gossip
+            .members()
+            .filter(|m| matches!(m.state, MemberState::Alive | MemberState::Suspect))
+            .map(|m| m.id)
+            .collect();
+        self.peer_digests.retain(|id, _| live.contains(id));
+        if live.iter().any(|id| !self.peer_digests.contains_key(id)) {
+            return;
+        }
+        let ours = self.replica.version_vector();
+        let origins: BTreeSet<NodeId> = ours.ranges().map(|r| r.origin).collect();
+        let mut stable = VersionVector::new();
+        for origin in origins {
+            let held = self
+                .peer_digests
+                .values()
+                .map(|theirs| theirs.prefix(origin))
+                .fold(ours.prefix(origin), u64::min);
+            let cut = held.min(ours.max_seq(origin).saturating_sub(self.prune.retain_dots));
+            if cut > 0 {
+                stable.insert_range(origin, 1..=cut);
+            }
+        }
+        // A store error here shows again at the next write or sync, which report it.
+        if let Ok(pruned) = self.replica.prune_log(&stable, self.prune.records_per_pass) {
+            self.stats.records_pruned += pruned as u64;
+            self.dirty |= pruned > 0;
+        }
+    }
+
     /// Whether anything is staged that a [`sync`](NodeCore::sync) would make durable.
     pub fn needs_sync(&self) -> bool {
         self.dirty
@@ -389,10 +455,21 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         result
     }
 
-    /// Runs due timers (and, every second, a bounded sweep of expired write receipts).
+    /// Runs due timers; every second, a bounded sweep of expired write receipts; and
+    /// every [`PruneConfig::interval`], a pruning pass of the delta log.
+    ///
+    /// Pruning deletes log records whose dots every live member holds (as their last
+    /// anti-entropy digests say; no pruning while a live member has sent none) and that
+    /// are older than the latest [`PruneConfig::retain_dots`] of their origin. Dead
+    /// members are not waited for: one that comes back, like a peer asking for pruned
+    /// records, gets a snapshot.
     pub fn handle_timeout(&mut self, now: Duration, wall: NTP64) {
         self.gossip.handle_timeout(now);
         self.drain_gossip(now, wall);
+        if now >= self.next_prune {
+            self.next_prune = now + self.prune.interval;
+            self.prune_log();
+        }
         if now >= self.next_receipt_sweep {
             self.next_receipt_sweep = now + RECEIPT_SWEEP_PERIOD;
             // A store error here shows again at the next write or sync, which report it.

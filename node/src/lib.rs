@@ -28,7 +28,9 @@ pub mod store;
 mod sync;
 mod token;
 
-pub use core::{Channel, FrameError, NodeConfig, NodeCore, NodeEvent, NodeStats, Readiness};
+pub use core::{
+    Channel, FrameError, NodeConfig, NodeCore, NodeEvent, NodeStats, PruneConfig, Readiness,
+};
 pub use key::{validate_key, KeyError, KEY_BYTES_MAX};
 pub use log::{LogRecord, RecordError};
 pub use meta::NodeMeta;

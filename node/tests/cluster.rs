@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::node;
 use lattice_crdt::{Op, NTP64};
 use lattice_gossip::engine::{Rng, Transmit};
-use lattice_node::store::MemStore;
+use lattice_node::store::{MemStore, Store};
 use lattice_node::{NodeConfig, NodeCore, Replica, ReplicaConfig};
 
 /// A frame in flight.
@@ -32,10 +32,15 @@ struct Net {
     /// Nodes in different groups cannot talk (all in group 0 when healed).
     group: Vec<u8>,
     writes: BTreeMap<String, i64>,
+    config: NodeConfig,
 }
 
 impl Net {
     fn new(n: usize, seed: u64, loss_percent: u64) -> Net {
+        Net::with_config(n, seed, loss_percent, NodeConfig::default())
+    }
+
+    fn with_config(n: usize, seed: u64, loss_percent: u64, config: NodeConfig) -> Net {
         let mut net = Net {
             nodes: (0..n).map(|_| None).collect(),
             stores: (0..n)
@@ -47,6 +52,7 @@ impl Net {
             loss_percent,
             group: vec![0; n],
             writes: BTreeMap::new(),
+            config,
         };
         for i in 0..n {
             net.start(i);
@@ -61,7 +67,7 @@ impl Net {
     fn start(&mut self, i: usize) {
         let store = self.stores[i].take().expect("a stopped node has its store");
         let replica = Replica::open(store, ReplicaConfig::default()).unwrap();
-        let mut core = NodeCore::new(replica, i, NodeConfig::default(), self.rng.next_u64());
+        let mut core = NodeCore::new(replica, i, self.config.clone(), self.rng.next_u64());
         let seeds: Vec<usize> = if i == 0 { vec![] } else { vec![0] };
         core.join(self.now, &seeds);
         self.nodes[i] = Some(core);
@@ -262,4 +268,43 @@ fn replication_lag_shows_what_a_member_lacked_and_falls_to_zero() {
     );
     let lag = net.nodes[0].as_mut().unwrap().replication_lag();
     assert_eq!(lag, [(node(2), 0), (node(3), 0)], "seed {seed}");
+}
+
+#[test]
+fn the_log_is_pruned_below_what_every_live_member_holds_and_a_returning_node_catches_up() {
+    for seed in 50..53 {
+        let mut config = NodeConfig::default();
+        config.prune.interval = Duration::from_secs(1);
+        config.prune.retain_dots = 5;
+        let mut net = Net::with_config(4, seed, 5, config);
+        net.run(Duration::from_secs(5));
+        net.crash(3); // dead while the others prune: it will need a snapshot
+        for k in 0..60 {
+            net.write(k % 3, &format!("doc-{}", k % 9), 1);
+            net.run(Duration::from_millis(100));
+        }
+        net.run(Duration::from_secs(30));
+        check(seed, net.converged());
+        for i in 0..3 {
+            let core = net.nodes[i].as_ref().unwrap();
+            let kept = (1..=3)
+                .map(|o| {
+                    core.replica()
+                        .store()
+                        .log_range(node(o), 0, u64::MAX, 1000)
+                        .unwrap()
+                        .len()
+                })
+                .sum::<usize>();
+            assert!(
+                core.stats().records_pruned > 0 && kept <= 3 * 5,
+                "seed {seed}: node {i} keeps {kept} of 60 records, pruned {}",
+                core.stats().records_pruned
+            );
+        }
+        net.start(3);
+        net.write(3, "doc-0", 1);
+        net.run(Duration::from_secs(30));
+        check(seed, net.converged());
+    }
 }
