@@ -147,6 +147,11 @@ async fn render_node(state: &ApiState, out: &mut String) {
                 node.exchanges,
             ),
             (
+                "lattice_log_records_pruned_total",
+                "Delta-log records pruned (every live member held them).",
+                node.records_pruned,
+            ),
+            (
                 "lattice_frames_refused_total",
                 "Frames from peers dropped as malformed or refused.",
                 node.frames_refused,
