@@ -117,6 +117,9 @@ fn write_problem(e: WriteError) -> Problem {
         WriteError::Key(k) => Problem::bad_request("invalid_key", k.to_string()),
         WriteError::Op(op) => op_problem(op),
         WriteError::SessionNotReady => Problem::session_unavailable(),
+        WriteError::OwnWritesMissing { .. } => {
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", e.to_string())
+        }
         WriteError::RetryMismatch => Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_mismatch",

@@ -513,6 +513,7 @@ impl<S: Store, A: Address> NodeCore<S, A> {
             if let Some(sender) = sender {
                 self.peer_digests.insert(sender, vv.clone());
             }
+            self.replica.note_peer_version(vv);
         }
         let complete = matches!(
             message,

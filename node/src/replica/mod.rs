@@ -125,6 +125,19 @@ pub enum WriteError {
     /// This replica does not yet hold the session's causal past; retry later or elsewhere.
     #[error("this replica has not yet seen the session's past")]
     SessionNotReady,
+    /// Peers hold writes of this node that its own store lacks (its disk lost synced
+    /// data): writing now would reuse their dots. Anti-entropy brings them back; retry
+    /// then.
+    #[error(
+        "this node's store lacks its own writes up to #{held_elsewhere} that peers hold (it has \
+         #{have}); it takes writes again once they are repaired"
+    )]
+    OwnWritesMissing {
+        /// The highest own sequence number here.
+        have: u64,
+        /// The highest own sequence number a peer holds.
+        held_elsewhere: u64,
+    },
     /// The retry id was first used for a different request; nothing was applied.
     #[error("this retry id was first used for a different request")]
     RetryMismatch,
@@ -169,6 +182,8 @@ pub struct Replica<S> {
     next_ticket: Ticket,
     /// Where the next [`Replica::expire_receipts`] sweep starts.
     receipt_cursor: Option<ReceiptId>,
+    /// The highest sequence number of this node's own dots that a peer holds.
+    own_elsewhere: u64,
 }
 
 impl<S: Store> Replica<S> {
@@ -193,6 +208,7 @@ impl<S: Store> Replica<S> {
             staged: Staged::default(),
             next_ticket: 1,
             receipt_cursor: None,
+            own_elsewhere: 0,
         })
     }
 
@@ -252,6 +268,14 @@ impl<S: Store> Replica<S> {
         })
     }
 
+    /// Notes a peer's version vector (from its anti-entropy digest). If it holds dots of
+    /// this node that this replica lacks — its store went back in time, as sled may after
+    /// damage — local writes are refused ([`WriteError::OwnWritesMissing`]) until those
+    /// dots are back, so that no dot is ever reused for a different write.
+    pub fn note_peer_version(&mut self, peer: &VersionVector) {
+        self.own_elsewhere = self.own_elsewhere.max(peer.max_seq(self.node));
+    }
+
     /// Validates and stages a batch of ops on one document. Acknowledge it once
     /// [`sync`](Replica::sync) reports its ticket durable.
     pub fn write(
@@ -264,6 +288,13 @@ impl<S: Store> Replica<S> {
         validate_key(key)?;
         if session.is_some_and(|t| !self.can_serve(t)) {
             return Err(WriteError::SessionNotReady);
+        }
+        let have = self.vv.max_seq(self.node);
+        if have < self.own_elsewhere {
+            return Err(WriteError::OwnWritesMissing {
+                have,
+                held_elsewhere: self.own_elsewhere,
+            });
         }
         let entry = self.staged.entry(&self.store, &self.vv, key)?;
         entry.doc.validate(self.node, ops, &self.config.limits)?;

@@ -80,8 +80,12 @@
 //! - Damage inside the log (a bad sector, a stray write) looks to recovery like a torn
 //!   tail: sled recovers the prefix before it and reports nothing, so the store silently
 //!   goes back in time, synced batches included (seen by overwriting 97 bytes in the
-//!   middle of `db`). The replica should not trust its own log alone for its next
-//!   sequence number: peers know the highest dot of ours they have seen.
+//!   middle of `db`). The replica does not trust its own log alone for its next
+//!   sequence number: once a peer's digest shows dots of ours that the store lacks, it
+//!   refuses writes until they are repaired (`Replica::note_peer_version`). Writes
+//!   taken after such a restart and before any peer was heard from can still reuse
+//!   dots; for a node started with seeds `/v1/ready` stays 503 until a peer has
+//!   answered, so a load balancer that honours it sends none there.
 
 use std::collections::BTreeSet;
 use std::convert::Infallible;
