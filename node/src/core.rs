@@ -334,13 +334,7 @@ impl<S: Store, A: Address> NodeCore<S, A> {
     /// its last digest. Digests arrive about every `members` anti-entropy intervals, so
     /// the figure may be that old; a member catching up shows it falling.
     pub fn replication_lag(&mut self) -> Vec<(NodeId, u64)> {
-        let live: BTreeSet<NodeId> = self
-            .gossip
-            .members()
-            .filter(|m| matches!(m.state, MemberState::Alive | MemberState::Suspect))
-            .map(|m| m.id)
-            .collect();
-        self.peer_digests.retain(|id, _| live.contains(id));
+        self.live_peers();
         let ours = self.replica.version_vector();
         self.peer_digests
             .iter()
@@ -354,15 +348,21 @@ impl<S: Store, A: Address> NodeCore<S, A> {
             .collect()
     }
 
-    /// One pruning pass (see [`handle_timeout`](NodeCore::handle_timeout)).
-    fn prune_log(&mut self) {
-        let live: Vec<NodeId> = self
+    /// The live (alive or suspect) members; the digests of the others are forgotten.
+    fn live_peers(&mut self) -> BTreeSet<NodeId> {
+        let live: BTreeSet<NodeId> = self
             .gossip
             .members()
             .filter(|m| matches!(m.state, MemberState::Alive | MemberState::Suspect))
             .map(|m| m.id)
             .collect();
         self.peer_digests.retain(|id, _| live.contains(id));
+        live
+    }
+
+    /// One pruning pass (see [`handle_timeout`](NodeCore::handle_timeout)).
+    fn prune_log(&mut self) {
+        let live = self.live_peers();
         if live.iter().any(|id| !self.peer_digests.contains_key(id)) {
             return;
         }
