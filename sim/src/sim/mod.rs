@@ -155,6 +155,8 @@ pub struct Simulation {
     converged_at: Option<Duration>,
     /// When every node first saw every other node alive after heal-all.
     members_converged_at: Option<Duration>,
+    /// A node that leaves at heal-all ([`Simulation::fabricate_leave`]).
+    leaves_at_heal: Option<usize>,
     /// What happened over time, for plots; never folded into `trace`.
     timeline: Timeline,
 }
@@ -213,6 +215,7 @@ impl Simulation {
             heal_at: options.duration,
             converged_at: None,
             members_converged_at: None,
+            leaves_at_heal: None,
             timeline: Timeline::default(),
             profile,
             options,
@@ -244,6 +247,12 @@ impl Simulation {
             context: lattice_crdt::VersionVector::new(),
             timestamp: None,
         });
+    }
+
+    /// Makes node `node` leave the cluster gracefully at heal-all, so that the
+    /// membership checker must report it. Only for testing the checkers.
+    pub fn fabricate_leave(&mut self, node: usize) {
+        self.leaves_at_heal = Some(node);
     }
 
     /// Runs to the end: the faulty phase, heal-all, and the quiet period until the

@@ -355,6 +355,12 @@ impl Simulation {
             self.restart(i);
             self.resume(i);
         }
+        if let Some(i) = self.leaves_at_heal {
+            if let Some(core) = self.nodes[i].core.as_mut() {
+                core.leave(self.now);
+            }
+            self.flush(i);
+        }
         self.push(self.now + super::CHECK_EVERY, Ev::Check);
     }
 }
