@@ -71,6 +71,7 @@
 
 mod awareness;
 mod config;
+mod index;
 mod member;
 mod membership;
 mod message;
@@ -100,6 +101,7 @@ pub use message::MessageError;
 pub use output::{Event, Kind, Stats, Transmit};
 
 use awareness::Awareness;
+use index::MemberIndex;
 use member::Member;
 use message::{Body, Update};
 use payloads::{HotQueue, SeenSet};
@@ -152,6 +154,9 @@ pub struct Engine<A> {
     now: Duration,
     rng: Rng,
     members: BTreeMap<NodeId, Member<A>>,
+    /// Which members are reachable and since when the others are down, kept by
+    /// [`Engine::emit`].
+    index: MemberIndex,
     tombstones: BTreeMap<NodeId, Tombstone>,
     seeds: Vec<A>,
     probe_order: Vec<NodeId>,
@@ -199,6 +204,7 @@ impl<A: Address> Engine<A> {
             now: Duration::ZERO,
             rng: Rng::new(rng_seed),
             members: BTreeMap::new(),
+            index: MemberIndex::default(),
             tombstones: BTreeMap::new(),
             seeds: Vec::new(),
             probe_order: Vec::new(),
@@ -439,6 +445,16 @@ impl<A: Address> Engine<A> {
         live.map(|m| (m.id, m.addr.clone())).collect()
     }
 
+    /// `k` random reachable members, as `self.rng.sample(&self.reachable(), k)` would
+    /// pick them, without collecting every member.
+    fn sample_reachable(&mut self, k: usize) -> Vec<(NodeId, A)> {
+        self.debug_check_index();
+        let reachable = self.index.reachable();
+        let picks = self.rng.sample_indices(reachable.len(), k);
+        let ids = picks.into_iter().map(|i| reachable[i]);
+        ids.map(|id| (id, self.members[&id].addr.clone())).collect()
+    }
+
     /// Members believed alive (not suspect), with addresses.
     fn alive(&self) -> Vec<(NodeId, A)> {
         let alive = self
@@ -450,10 +466,27 @@ impl<A: Address> Engine<A> {
 
     /// Cluster size estimate for the log-scaled limits: reachable members plus this node.
     fn cluster_size(&self) -> usize {
-        self.members.values().filter(|m| m.is_reachable()).count() + 1
+        self.debug_check_index();
+        self.index.reachable().len() + 1
     }
 
+    /// In debug builds, checks that the index follows the member table.
+    fn debug_check_index(&self) {
+        if cfg!(debug_assertions) {
+            let reachable = self.members.values().filter(|m| m.is_reachable());
+            let down = self.members.values().filter(|m| !m.is_reachable());
+            let down: BTreeMap<NodeId, Duration> = down.map(|m| (m.id, m.since)).collect();
+            assert!(
+                self.index.reachable().iter().eq(reachable.map(|m| &m.id))
+                    && self.index.down_since() == &down,
+                "a member changed state without an event"
+            );
+        }
+    }
+
+    /// Queues `event` for the application (counted and dropped if the queue is full).
     fn emit(&mut self, event: Event<A>) {
+        self.index.note(&event, self.now);
         if self.events.len() >= self.config.event_queue_max {
             self.stats.events_dropped += 1;
         } else {

@@ -28,10 +28,7 @@ impl<A: Address> Engine<A> {
         if self.updates.is_empty() {
             return;
         }
-        let reachable = self.reachable();
-        let targets = self
-            .rng
-            .sample(&reachable, self.config.gossip_nodes.get() as usize);
+        let targets = self.sample_reachable(self.config.gossip_nodes.get() as usize);
         for (id, addr) in targets {
             if self.updates.is_empty() {
                 break;

@@ -155,6 +155,8 @@ pub struct Simulation {
     converged_at: Option<Duration>,
     /// When every node first saw every other node alive after heal-all.
     members_converged_at: Option<Duration>,
+    /// The node that did not see every other alive at the last membership check.
+    members_lagging: usize,
     /// A node that leaves at heal-all ([`Simulation::fabricate_leave`]).
     leaves_at_heal: Option<usize>,
     /// What happened over time, for plots; never folded into `trace`.
@@ -216,6 +218,7 @@ impl Simulation {
             converged_at: None,
             members_converged_at: None,
             leaves_at_heal: None,
+            members_lagging: 0,
             timeline: Timeline::default(),
             profile,
             options,
