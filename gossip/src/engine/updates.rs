@@ -5,12 +5,13 @@
 //! `retransmit_mult × ⌈log10(n + 1)⌉` (memberlist's `retransmitLimit`), which spreads
 //! it to everyone with high probability (SWIM §4.1's λ·log n).
 //!
-//! The entries are kept in the order they are taken, with a count of their sizes, so a
-//! message costs O(taken · log n), not a sort of the queue: in a large cluster the
-//! queue holds news of many members and every message takes from it.
+//! The entries are kept in the order they are taken, with their sizes, so a message
+//! walks that order only as far as something can still fit and looks up only what it
+//! takes, instead of sorting the queue: in a large cluster the queue holds news of many
+//! members and every message takes from it.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use lattice_crdt::NodeId;
 use serde::Serialize;
@@ -40,8 +41,8 @@ type Rank = (u32, Reverse<u64>, NodeId);
 #[derive(Clone, Debug)]
 pub(crate) struct UpdateQueue<A> {
     entries: BTreeMap<NodeId, Queued<A>>,
-    /// The entries in the order `take` takes them.
-    ranks: BTreeSet<Rank>,
+    /// The entries in the order `take` takes them, with their encoded sizes.
+    ranks: BTreeMap<Rank, usize>,
     /// How many entries have each encoded size.
     sizes: BTreeMap<usize, usize>,
     next_order: u64,
@@ -51,7 +52,7 @@ impl<A> Default for UpdateQueue<A> {
     fn default() -> Self {
         UpdateQueue {
             entries: BTreeMap::new(),
-            ranks: BTreeSet::new(),
+            ranks: BTreeMap::new(),
             sizes: BTreeMap::new(),
             next_order: 0,
         }
@@ -81,7 +82,7 @@ impl<A: Clone + Serialize> UpdateQueue<A> {
     }
 
     fn insert(&mut self, id: NodeId, queued: Queued<A>) {
-        self.ranks.insert(queued.rank(id));
+        self.ranks.insert(queued.rank(id), queued.bytes);
         *self.sizes.entry(queued.bytes).or_default() += 1;
         self.entries.insert(id, queued);
     }
@@ -116,16 +117,15 @@ impl<A: Clone + Serialize> UpdateQueue<A> {
             return Vec::new();
         };
         let (mut taken, mut ids, mut bytes) = (Vec::new(), Vec::new(), 0);
-        for &(_, _, id) in &self.ranks {
+        for (&(_, _, id), &size) in &self.ranks {
             if !fits(taken.len() + 1, bytes + smallest) {
                 break; // no entry left fits
             }
-            let q = &self.entries[&id];
-            if !fits(taken.len() + 1, bytes + q.bytes) {
+            if !fits(taken.len() + 1, bytes + size) {
                 continue;
             }
-            bytes += q.bytes;
-            taken.push(q.update.clone());
+            bytes += size;
+            taken.push(self.entries[&id].update.clone());
             ids.push(id);
         }
         for id in ids {
@@ -144,7 +144,7 @@ impl<A: Clone + Serialize> UpdateQueue<A> {
         }
         self.ranks.remove(&q.rank(id));
         q.transmits += 1;
-        self.ranks.insert(q.rank(id));
+        self.ranks.insert(q.rank(id), q.bytes);
     }
 }
 
@@ -157,6 +157,43 @@ mod tests {
             id: NodeId::new(n).unwrap(),
             addr: n as u32,
             incarnation: 0,
+        }
+    }
+
+    /// What `take` must return: every entry, least sent first, that still fits.
+    fn greedy(q: &UpdateQueue<u32>, fits: impl Fn(usize, usize) -> bool) -> Vec<Update<u32>> {
+        let mut all: Vec<_> = q.entries.iter().map(|(id, e)| (e.rank(*id), e)).collect();
+        all.sort_by_key(|(rank, _)| *rank);
+        let (mut taken, mut bytes) = (Vec::new(), 0);
+        for (_, e) in all {
+            if fits(taken.len() + 1, bytes + e.bytes) {
+                bytes += e.bytes;
+                taken.push(e.update.clone());
+            }
+        }
+        taken
+    }
+
+    #[test]
+    fn takes_what_a_greedy_pass_in_rank_order_takes() {
+        let mut rng = super::super::Rng::new(11);
+        for round in 0..50 {
+            let mut q = UpdateQueue::default();
+            for _ in 0..rng.below(40) {
+                let id = NodeId::new(1 + rng.below(30) as u64).unwrap();
+                let (addr, incarnation) = (rng.next_u64() as u32 >> rng.below(32), rng.below(300));
+                q.push(Update::Alive {
+                    id,
+                    addr,
+                    incarnation: incarnation as u64,
+                });
+            }
+            for _ in 0..4 {
+                let room = 20 + rng.below(120);
+                let fits = |count: usize, bytes: usize| count <= 12 && bytes <= room;
+                let expected = greedy(&q, fits);
+                assert_eq!(q.take(3, fits), expected, "round {round}, room {room}");
+            }
         }
     }
 
