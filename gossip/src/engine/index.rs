@@ -1,6 +1,6 @@
 //! An index over the member table, kept from the membership events: which members are
-//! reachable (in id order, for counting and random picks) and since when the others are
-//! down (for reaping). Every change of a member's state emits an event ([`Event`]'s
+//! reachable and which alive (in id order, for counting and random picks) and since
+//! when the others are down (for reaping). Every change of a member's state emits an event ([`Event`]'s
 //! contract), so the index follows the table without a scan; a large cluster would
 //! otherwise scan its whole table for every message and every gossip round.
 
@@ -16,6 +16,8 @@ use super::Event;
 pub(crate) struct MemberIndex {
     /// Alive or suspect members, sorted.
     reachable: Vec<NodeId>,
+    /// Alive members, sorted.
+    alive: Vec<NodeId>,
     /// Dead or left members and when they became so.
     down_since: BTreeMap<NodeId, Duration>,
     /// The same, in time order.
@@ -26,29 +28,29 @@ impl MemberIndex {
     /// Follows `event`, emitted at `now`.
     pub(crate) fn note<A>(&mut self, event: &Event<A>, now: Duration) {
         match event {
-            Event::MemberUp { id, .. } | Event::MemberSuspect { id, .. } => {
+            Event::MemberUp { id, .. } => {
                 self.clear_down(*id);
-                if let Err(at) = self.reachable.binary_search(id) {
-                    self.reachable.insert(at, *id);
-                }
+                insert(&mut self.reachable, *id);
+                insert(&mut self.alive, *id);
+            }
+            Event::MemberSuspect { id, .. } => {
+                self.clear_down(*id);
+                insert(&mut self.reachable, *id);
+                remove(&mut self.alive, *id);
             }
             Event::MemberDown { id, .. } | Event::MemberLeft { id, .. } => {
-                self.clear_reachable(*id);
+                remove(&mut self.reachable, *id);
+                remove(&mut self.alive, *id);
                 self.clear_down(*id);
                 self.down_since.insert(*id, now);
                 self.down_order.insert((now, *id));
             }
             Event::MemberReaped { id, .. } => {
-                self.clear_reachable(*id);
+                remove(&mut self.reachable, *id);
+                remove(&mut self.alive, *id);
                 self.clear_down(*id);
             }
             Event::Payload { .. } | Event::AntiEntropy { .. } => {}
-        }
-    }
-
-    fn clear_reachable(&mut self, id: NodeId) {
-        if let Ok(at) = self.reachable.binary_search(&id) {
-            self.reachable.remove(at);
         }
     }
 
@@ -61,6 +63,11 @@ impl MemberIndex {
     /// The reachable members, sorted.
     pub(crate) fn reachable(&self) -> &[NodeId] {
         &self.reachable
+    }
+
+    /// The alive members, sorted.
+    pub(crate) fn alive(&self) -> &[NodeId] {
+        &self.alive
     }
 
     /// Down members and since when, by id.
@@ -81,6 +88,20 @@ impl MemberIndex {
             .collect();
         due.sort_unstable();
         due
+    }
+}
+
+/// Adds `id` to the sorted `ids`.
+fn insert(ids: &mut Vec<NodeId>, id: NodeId) {
+    if let Err(at) = ids.binary_search(&id) {
+        ids.insert(at, id);
+    }
+}
+
+/// Removes `id` from the sorted `ids`.
+fn remove(ids: &mut Vec<NodeId>, id: NodeId) {
+    if let Ok(at) = ids.binary_search(&id) {
+        ids.remove(at);
     }
 }
 
@@ -128,6 +149,7 @@ mod tests {
             s(8),
         );
         assert_eq!(index.reachable(), [id(1)]);
+        assert!(index.alive().is_empty(), "suspect is reachable, not alive");
         assert_eq!(index.down_for(s(30), s(35)), [id(2)]);
         assert_eq!(index.down_for(s(30), s(40)), [id(2), id(3)]);
         assert!(index.down_for(s(30), s(20)).is_empty());
@@ -147,5 +169,6 @@ mod tests {
         );
         assert!(index.down_since().is_empty());
         assert_eq!(index.reachable(), [id(1), id(3)]);
+        assert_eq!(index.alive(), [id(3)]);
     }
 }

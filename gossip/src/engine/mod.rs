@@ -87,7 +87,7 @@ mod suspicion;
 mod timers;
 mod updates;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Debug;
 use std::time::Duration;
 
@@ -455,6 +455,32 @@ impl<A: Address> Engine<A> {
         ids.map(|id| (id, self.members[&id].addr.clone())).collect()
     }
 
+    /// `k` random alive members not in `skip`, as
+    /// `self.rng.sample(&alive_without_skip, k)` would pick them from `alive()` less
+    /// `skip`, without collecting every member.
+    fn sample_alive_except(&mut self, skip: &BTreeSet<NodeId>, k: usize) -> Vec<(NodeId, A)> {
+        self.debug_check_index();
+        let alive = self.index.alive();
+        let skipped: Vec<usize> = skip
+            .iter()
+            .filter_map(|id| alive.binary_search(id).ok())
+            .collect();
+        let picks = self.rng.sample_indices(alive.len() - skipped.len(), k);
+        let at = |mut i: usize| {
+            // The i-th alive member not skipped: step over the skipped ones up to it.
+            for &s in &skipped {
+                if s <= i {
+                    i += 1;
+                }
+            }
+            alive[i]
+        };
+        let ids: Vec<NodeId> = picks.into_iter().map(at).collect();
+        ids.into_iter()
+            .map(|id| (id, self.members[&id].addr.clone()))
+            .collect()
+    }
+
     /// Members believed alive (not suspect), with addresses.
     fn alive(&self) -> Vec<(NodeId, A)> {
         let alive = self
@@ -474,10 +500,15 @@ impl<A: Address> Engine<A> {
     fn debug_check_index(&self) {
         if cfg!(debug_assertions) {
             let reachable = self.members.values().filter(|m| m.is_reachable());
+            let alive = self
+                .members
+                .values()
+                .filter(|m| m.state == MemberState::Alive);
             let down = self.members.values().filter(|m| !m.is_reachable());
             let down: BTreeMap<NodeId, Duration> = down.map(|m| (m.id, m.since)).collect();
             assert!(
                 self.index.reachable().iter().eq(reachable.map(|m| &m.id))
+                    && self.index.alive().iter().eq(alive.map(|m| &m.id))
                     && self.index.down_since() == &down,
                 "a member changed state without an event"
             );
