@@ -137,7 +137,7 @@ mod tests {
             let ts = self.hlc.tick(NTP64(1 << 40));
             let delta = self
                 .doc
-                .write(&[op.clone()], first, ts, &DocLimits::default());
+                .write(std::slice::from_ref(&op), first, ts, &DocLimits::default());
             self.deltas.push(delta.unwrap());
             let (node, key, timestamp) = (0, "d-0".to_owned(), None);
             let ops = vec![op];
