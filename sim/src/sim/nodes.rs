@@ -245,6 +245,8 @@ impl Simulation {
             &[self.now.as_nanos() as u64, observer as u64, target as u64],
         );
         if own {
+            // The engine reports a suspicion before its own verdict; should a full event
+            // queue have dropped that report, the declaration is judged at its moment.
             self.judge_declaration(observer, target, since.unwrap_or(self.now));
         }
     }
