@@ -12,9 +12,12 @@
 //!
 //! Checkers run on every answer and at the end: session guarantees (read-your-writes,
 //! monotonic reads, monotonic writes and writes-follow-reads), HLC timestamps strictly
-//! increasing per node across restarts, convergence within [`QUIET_MAX`] of heal-all,
-//! no acknowledged write lost, counters exact and sets and registers equal to a model of
-//! the acknowledged ops (see [`check`] for the model). A violation is a
+//! increasing per node across restarts, convergence within [`QUIET_MAX`] of heal-all
+//! (identical documents, and every node seeing every other alive), no acknowledged
+//! write lost, and counters, sets and registers equal to a model of the acknowledged
+//! ops, deletes included (see [`check`] for the model). The failure detector is judged
+//! per declaration: a node's own suspicion of a member timing out while the member was
+//! up and reachable from it is a false death ([`RunReport::false_dead`]). A violation is a
 //! [`Violation`] carrying the command that reproduces it; a passing run is a
 //! [`RunReport`] with its trace hash: same options, same hash.
 //!

@@ -20,6 +20,8 @@ pub(crate) struct Network {
     reorder_percent: u64,
     /// Active partitions by id: (side, one_way).
     partitions: BTreeMap<u32, (Vec<bool>, bool)>,
+    /// Healed partitions: when, and their sides.
+    healed: Vec<(Duration, Vec<bool>)>,
     rng: Rng,
 }
 
@@ -38,6 +40,7 @@ impl Network {
             duplicate_percent: profile.duplicate_percent,
             reorder_percent: profile.reorder_percent,
             partitions: BTreeMap::new(),
+            healed: Vec::new(),
             rng,
         }
     }
@@ -74,25 +77,41 @@ impl Network {
             .any(|(side, one_way)| side[from] != side[to] && (!one_way || side[from]))
     }
 
-    /// Starts partition `id`.
-    pub(crate) fn partition(&mut self, id: u32, side: Vec<bool>, one_way: bool) {
+    /// Starts partition `id` at `now` (ending an earlier one with the same id).
+    pub(crate) fn partition(&mut self, id: u32, side: Vec<bool>, one_way: bool, now: Duration) {
         assert_eq!(
             side.len(),
             self.nodes,
             "a partition names every node's side"
         );
+        self.heal(id, now);
         self.partitions.insert(id, (side, one_way));
     }
 
-    /// Ends partition `id`.
-    pub(crate) fn heal(&mut self, id: u32) {
-        self.partitions.remove(&id);
+    /// Whether a partition, one-way or not, has stood between `a` and `b` at any time
+    /// from `since` until now.
+    pub(crate) fn separated_since(&self, a: usize, b: usize, since: Duration) -> bool {
+        let active = self.partitions.values().map(|(side, _)| side);
+        let recent = self.healed.iter().filter(|(at, _)| *at >= since);
+        active
+            .chain(recent.map(|(_, side)| side))
+            .any(|side| side[a] != side[b])
     }
 
-    /// Ends every partition and stops loss, duplication and reordering (latency and
-    /// jitter stay): the network of the quiet period.
-    pub(crate) fn heal_all(&mut self) {
-        self.partitions.clear();
+    /// Ends partition `id` at `now`.
+    pub(crate) fn heal(&mut self, id: u32, now: Duration) {
+        if let Some((side, _)) = self.partitions.remove(&id) {
+            self.healed.push((now, side));
+        }
+    }
+
+    /// Ends every partition at `now` and stops loss, duplication and reordering
+    /// (latency and jitter stay): the network of the quiet period.
+    pub(crate) fn heal_all(&mut self, now: Duration) {
+        let ids: Vec<u32> = self.partitions.keys().copied().collect();
+        for id in ids {
+            self.heal(id, now);
+        }
         self.loss_percent = 0;
         self.duplicate_percent = 0;
         self.reorder_percent = 0;

@@ -1,12 +1,10 @@
 //! The client workload: sessions that write every op kind to a few documents, read with
 //! session tokens, and move between nodes.
 //!
-//! Documents `c-*` never see a delete, so their counters can be checked exactly against
-//! the sum of acknowledged increments; documents `d-*` also get `DeleteField` and
-//! `DeleteDocument`, and only their sets and registers are checked against the model
-//! (a counter's value after an observed-remove delete depends on which increments each
-//! delete saw per origin, which the model does not replay). Every field has one type:
-//! `n` counter, `s` set, `r` register.
+//! Documents `c-*` never see a delete; documents `d-*` also get `DeleteField` and
+//! `DeleteDocument`. Both are checked against the model of the acknowledged ops (see
+//! [`check`](crate::check)); on `c-*` a counter's model is the plain sum of its
+//! increments. Every field has one type: `n` counter, `s` set, `r` register.
 
 use lattice_crdt::VersionVector;
 use lattice_crdt::{Json, JsonLimits, Op};

@@ -277,13 +277,8 @@ impl<A: Address> Engine<A> {
         let now = self.now;
         let reap_after = self.config.reap_after;
         self.tombstones.retain(|_, t| t.expires > now);
-        let due: Vec<NodeId> = self
-            .members
-            .values()
-            .filter(|m| !m.is_reachable() && m.since + reap_after <= now)
-            .map(|m| m.id)
-            .collect();
-        for id in due {
+        self.debug_check_index();
+        for id in self.index.down_for(reap_after, now) {
             self.reap_member(id);
         }
     }

@@ -71,6 +71,7 @@
 
 mod awareness;
 mod config;
+mod index;
 mod member;
 mod membership;
 mod message;
@@ -86,7 +87,7 @@ mod suspicion;
 mod timers;
 mod updates;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Debug;
 use std::time::Duration;
 
@@ -101,6 +102,7 @@ pub use message::{MessageError, META_BYTES_MAX};
 pub use output::{Event, Kind, Stats, Transmit};
 
 use awareness::Awareness;
+use index::MemberIndex;
 use member::Member;
 use message::{Body, Update};
 use payloads::{HotQueue, SeenSet};
@@ -160,6 +162,9 @@ pub struct Engine<A> {
     now: Duration,
     rng: Rng,
     members: BTreeMap<NodeId, Member<A>>,
+    /// Which members are reachable and since when the others are down, kept by
+    /// [`Engine::emit`].
+    index: MemberIndex,
     tombstones: BTreeMap<NodeId, Tombstone>,
     seeds: Vec<A>,
     probe_order: Vec<NodeId>,
@@ -208,6 +213,7 @@ impl<A: Address> Engine<A> {
             now: Duration::ZERO,
             rng: Rng::new(rng_seed),
             members: BTreeMap::new(),
+            index: MemberIndex::default(),
             tombstones: BTreeMap::new(),
             seeds: Vec::new(),
             probe_order: Vec::new(),
@@ -497,6 +503,42 @@ impl<A: Address> Engine<A> {
         live.map(|m| (m.id, m.addr.clone())).collect()
     }
 
+    /// `k` random reachable members, as `self.rng.sample(&self.reachable(), k)` would
+    /// pick them, without collecting every member.
+    fn sample_reachable(&mut self, k: usize) -> Vec<(NodeId, A)> {
+        self.debug_check_index();
+        let reachable = self.index.reachable();
+        let picks = self.rng.sample_indices(reachable.len(), k);
+        let ids = picks.into_iter().map(|i| reachable[i]);
+        ids.map(|id| (id, self.members[&id].addr.clone())).collect()
+    }
+
+    /// `k` random alive members not in `skip`, as
+    /// `self.rng.sample(&alive_without_skip, k)` would pick them from `alive()` less
+    /// `skip`, without collecting every member.
+    fn sample_alive_except(&mut self, skip: &BTreeSet<NodeId>, k: usize) -> Vec<(NodeId, A)> {
+        self.debug_check_index();
+        let alive = self.index.alive();
+        let skipped: Vec<usize> = skip
+            .iter()
+            .filter_map(|id| alive.binary_search(id).ok())
+            .collect();
+        let picks = self.rng.sample_indices(alive.len() - skipped.len(), k);
+        let at = |mut i: usize| {
+            // The i-th alive member not skipped: step over the skipped ones up to it.
+            for &s in &skipped {
+                if s <= i {
+                    i += 1;
+                }
+            }
+            alive[i]
+        };
+        let ids: Vec<NodeId> = picks.into_iter().map(at).collect();
+        ids.into_iter()
+            .map(|id| (id, self.members[&id].addr.clone()))
+            .collect()
+    }
+
     /// Members believed alive (not suspect), with addresses.
     fn alive(&self) -> Vec<(NodeId, A)> {
         let alive = self
@@ -508,10 +550,32 @@ impl<A: Address> Engine<A> {
 
     /// Cluster size estimate for the log-scaled limits: reachable members plus this node.
     fn cluster_size(&self) -> usize {
-        self.members.values().filter(|m| m.is_reachable()).count() + 1
+        self.debug_check_index();
+        self.index.reachable().len() + 1
     }
 
+    /// In debug builds, checks that the index follows the member table.
+    fn debug_check_index(&self) {
+        if cfg!(debug_assertions) {
+            let reachable = self.members.values().filter(|m| m.is_reachable());
+            let alive = self
+                .members
+                .values()
+                .filter(|m| m.state == MemberState::Alive);
+            let down = self.members.values().filter(|m| !m.is_reachable());
+            let down: BTreeMap<NodeId, Duration> = down.map(|m| (m.id, m.since)).collect();
+            assert!(
+                self.index.reachable().iter().eq(reachable.map(|m| &m.id))
+                    && self.index.alive().iter().eq(alive.map(|m| &m.id))
+                    && self.index.down_since() == &down,
+                "a member changed state without an event"
+            );
+        }
+    }
+
+    /// Queues `event` for the application (counted and dropped if the queue is full).
     fn emit(&mut self, event: Event<A>) {
+        self.index.note(&event, self.now);
         if self.events.len() >= self.config.event_queue_max {
             self.stats.events_dropped += 1;
         } else {

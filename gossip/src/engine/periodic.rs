@@ -28,10 +28,7 @@ impl<A: Address> Engine<A> {
         if self.updates.is_empty() {
             return;
         }
-        let reachable = self.reachable();
-        let targets = self
-            .rng
-            .sample(&reachable, self.config.gossip_nodes.get() as usize);
+        let targets = self.sample_reachable(self.config.gossip_nodes.get() as usize);
         for (id, addr) in targets {
             if self.updates.is_empty() {
                 break;
@@ -146,17 +143,14 @@ impl<A: Address> Engine<A> {
     /// With no live member at all (alone, or cut off), the round is not spent: the payload
     /// waits, within the queue's bounds, for members to appear.
     fn push_round(&mut self, index: usize) {
-        let mut candidates = self.alive();
+        let nobody_alive = self.index.alive().is_empty();
         let hot = self.hot.at_mut(index);
-        if hot.rounds_left == 0 || candidates.is_empty() {
+        if hot.rounds_left == 0 || nobody_alive {
             return;
         }
         hot.rounds_left -= 1;
         let holders = hot.holders.clone();
-        candidates.retain(|(id, _)| !holders.contains(id));
-        let targets = self
-            .rng
-            .sample(&candidates, self.config.gossip_nodes.get() as usize);
+        let targets = self.sample_alive_except(&holders, self.config.gossip_nodes.get() as usize);
         for (id, addr) in targets {
             let hot = self.hot.at_mut(index);
             hot.add_holder(id);

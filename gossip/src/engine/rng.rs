@@ -5,6 +5,7 @@
 //! dependency upgrades; it needs to be fast and well mixed, not unpredictable (peers are
 //! authenticated by mutual TLS, so nobody gains by guessing probe targets).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// A seeded pseudo-random generator (SplitMix64, Steele et al. 2014).
@@ -54,20 +55,47 @@ impl Rng {
 
     /// Up to `k` distinct items of `items`, in random order.
     pub fn sample<T: Clone>(&mut self, items: &[T], k: usize) -> Vec<T> {
-        let mut pool: Vec<T> = items.to_vec();
-        let k = k.min(pool.len());
+        let picks = self.sample_indices(items.len(), k);
+        picks.into_iter().map(|i| items[i].clone()).collect()
+    }
+
+    /// The indices [`sample`](Rng::sample) would pick from `n` items, in its order,
+    /// without copying the items: a partial Fisher–Yates shuffle that records only
+    /// its swaps.
+    pub fn sample_indices(&mut self, n: usize, k: usize) -> Vec<usize> {
+        let k = k.min(n);
+        let mut moved: BTreeMap<usize, usize> = BTreeMap::new();
+        let mut picks = Vec::with_capacity(k);
         for i in 0..k {
-            let j = i + self.below(pool.len() - i);
-            pool.swap(i, j);
+            let j = i + self.below(n - i);
+            let at = |p: usize, moved: &BTreeMap<usize, usize>| *moved.get(&p).unwrap_or(&p);
+            let (here, there) = (at(i, &moved), at(j, &moved));
+            moved.insert(j, here);
+            picks.push(there);
         }
-        pool.truncate(k);
-        pool
+        picks
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sampled_indices_are_those_of_a_full_shuffle() {
+        for seed in 0..200 {
+            let (n, k) = (seed as usize % 17, seed as usize % 5);
+            let mut full = Rng::new(seed);
+            let mut pool: Vec<usize> = (0..n).collect();
+            for i in 0..k.min(n) {
+                let j = i + full.below(n - i);
+                pool.swap(i, j);
+            }
+            pool.truncate(k.min(n));
+            let sparse = Rng::new(seed).sample_indices(n, k);
+            assert_eq!(sparse, pool, "seed {seed}, {k} of {n}");
+        }
+    }
 
     #[test]
     fn same_seed_same_stream() {

@@ -20,32 +20,29 @@ impl<A: Address> Engine<A> {
             Kind::Datagram => self.config.datagram_bytes_max,
             Kind::Stream => self.config.stream_bytes_max,
         };
+        let forced: Vec<Update<A>> = to_id
+            .and_then(|id| self.notice_for(id))
+            .into_iter()
+            .collect();
         let mut envelope = Envelope {
             sender: self.id,
             sender_addr: self.addr.clone(),
             incarnation: self.incarnation,
             to: to_id,
             body,
-            updates: to_id
-                .and_then(|id| self.notice_for(id))
-                .into_iter()
-                .collect(),
-        };
-        let forced = envelope.updates.len();
-        let forced_bytes: usize = envelope.updates.iter().map(encoded_len).sum();
-        let base = message::encode(&Envelope {
             updates: Vec::new(),
-            ..envelope.clone()
-        })
-        .len();
+        };
+        // The version byte and the message without updates: measured, not encoded.
+        let base = 1 + encoded_len(&envelope);
+        let forced_bytes: usize = forced.iter().map(encoded_len).sum();
         let limit = retransmit_limit(self.config.retransmit_mult.get(), self.cluster_size());
         let fits = |count: usize, bytes: usize| {
-            len_with_updates(base, count + forced, bytes + forced_bytes) <= max
+            len_with_updates(base, count + forced.len(), bytes + forced_bytes) <= max
         };
         if fits(0, 0) {
-            envelope.updates.extend(self.updates.take(limit, fits));
-        } else {
-            envelope.updates.clear();
+            let queued = self.updates.take(limit, fits);
+            envelope.updates = forced;
+            envelope.updates.extend(queued);
         }
         self.enqueue(to, message::encode(&envelope), kind, max);
     }

@@ -1,7 +1,9 @@
 //! Timers as data: one deadline per timer kind in a table. Setting a timer replaces its
-//! previous deadline, so a stale timer can never fire (STYLE.md 4).
+//! previous deadline, so a stale timer can never fire (STYLE.md 4). The table is also
+//! kept in deadline order, so the next deadline is found without a scan (a node of a
+//! large cluster has a suspicion timer per suspect).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use lattice_crdt::NodeId;
@@ -31,32 +33,35 @@ pub(crate) enum Timer {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Timers {
     deadlines: BTreeMap<Timer, Duration>,
+    /// The same timers, in the order they fire.
+    order: BTreeSet<(Duration, Timer)>,
 }
 
 impl Timers {
     /// Arms `timer` for `at`, replacing any earlier arming.
     pub(crate) fn set(&mut self, timer: Timer, at: Duration) {
-        self.deadlines.insert(timer, at);
+        if let Some(old) = self.deadlines.insert(timer, at) {
+            self.order.remove(&(old, timer));
+        }
+        self.order.insert((at, timer));
     }
 
     /// Disarms `timer`.
     pub(crate) fn cancel(&mut self, timer: Timer) {
-        self.deadlines.remove(&timer);
+        if let Some(at) = self.deadlines.remove(&timer) {
+            self.order.remove(&(at, timer));
+        }
     }
 
     /// The earliest deadline.
     pub(crate) fn next(&self) -> Option<Duration> {
-        self.deadlines.values().min().copied()
+        self.order.first().map(|(at, _)| *at)
     }
 
     /// The earliest timer due at `now`, disarmed (ties go in `Timer` order).
     pub(crate) fn pop_due(&mut self, now: Duration) -> Option<Timer> {
-        let (timer, _) = self
-            .deadlines
-            .iter()
-            .filter(|(_, at)| **at <= now)
-            .min_by_key(|(timer, at)| (**at, **timer))?;
-        let timer = *timer;
+        let (at, timer) = *self.order.first().filter(|(at, _)| *at <= now)?;
+        self.order.remove(&(at, timer));
         self.deadlines.remove(&timer);
         Some(timer)
     }

@@ -4,7 +4,13 @@
 //! least often first, as many as fit; an entry is dropped after `limit` transmissions,
 //! `retransmit_mult × ⌈log10(n + 1)⌉` (memberlist's `retransmitLimit`), which spreads
 //! it to everyone with high probability (SWIM §4.1's λ·log n).
+//!
+//! The entries are kept in the order they are taken, with their sizes, so a message
+//! walks that order only as far as something can still fit and looks up only what it
+//! takes, instead of sorting the queue: in a large cluster the queue holds news of many
+//! members and every message takes from it.
 
+use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
 use lattice_crdt::NodeId;
@@ -21,10 +27,24 @@ struct Queued<A> {
     order: u64,
 }
 
+impl<A> Queued<A> {
+    /// Its place in the queue: least sent first, then freshest first.
+    fn rank(&self, id: NodeId) -> Rank {
+        (self.transmits, Reverse(self.order), id)
+    }
+}
+
+/// Where an entry stands in the order of taking.
+type Rank = (u32, Reverse<u64>, NodeId);
+
 /// The piggyback queue.
 #[derive(Clone, Debug)]
 pub(crate) struct UpdateQueue<A> {
     entries: BTreeMap<NodeId, Queued<A>>,
+    /// The entries in the order `take` takes them, with their encoded sizes.
+    ranks: BTreeMap<Rank, usize>,
+    /// How many entries have each encoded size.
+    sizes: BTreeMap<usize, usize>,
     next_order: u64,
 }
 
@@ -32,6 +52,8 @@ impl<A> Default for UpdateQueue<A> {
     fn default() -> Self {
         UpdateQueue {
             entries: BTreeMap::new(),
+            ranks: BTreeMap::new(),
+            sizes: BTreeMap::new(),
             next_order: 0,
         }
     }
@@ -54,7 +76,28 @@ impl<A: Clone + Serialize> UpdateQueue<A> {
             transmits: 0,
             order: self.next_order,
         };
-        self.entries.insert(queued.update.subject(), queued);
+        let id = queued.update.subject();
+        self.remove(id);
+        self.insert(id, queued);
+    }
+
+    fn insert(&mut self, id: NodeId, queued: Queued<A>) {
+        self.ranks.insert(queued.rank(id), queued.bytes);
+        *self.sizes.entry(queued.bytes).or_default() += 1;
+        self.entries.insert(id, queued);
+    }
+
+    /// Drops the entry about `id`, if any.
+    fn remove(&mut self, id: NodeId) -> Option<Queued<A>> {
+        let old = self.entries.remove(&id)?;
+        self.ranks.remove(&old.rank(id));
+        if let Some(count) = self.sizes.get_mut(&old.bytes) {
+            *count -= 1;
+            if *count == 0 {
+                self.sizes.remove(&old.bytes);
+            }
+        }
+        Some(old)
     }
 
     /// Whether anything waits.
@@ -63,39 +106,45 @@ impl<A: Clone + Serialize> UpdateQueue<A> {
     }
 
     /// Takes updates for one message: `fits(count, bytes)` says whether `count` updates
-    /// of `bytes` in total still fit. Counts a transmission for each and drops those
-    /// that reached `limit`.
+    /// of `bytes` in total still fit; it must stay false for larger counts and sizes.
+    /// Counts a transmission for each and drops those that reached `limit`.
     pub(crate) fn take(
         &mut self,
         limit: u32,
         fits: impl Fn(usize, usize) -> bool,
     ) -> Vec<Update<A>> {
-        let mut order: Vec<(u32, std::cmp::Reverse<u64>, NodeId)> = self
-            .entries
-            .iter()
-            .map(|(id, q)| (q.transmits, std::cmp::Reverse(q.order), *id))
-            .collect();
-        order.sort_unstable();
-        let (mut taken, mut bytes) = (Vec::new(), 0);
-        for (_, _, id) in order {
-            let q = &self.entries[&id];
-            if !fits(taken.len() + 1, bytes + q.bytes) {
+        let Some(&smallest) = self.sizes.keys().next() else {
+            return Vec::new();
+        };
+        let (mut taken, mut ids, mut bytes) = (Vec::new(), Vec::new(), 0);
+        for (&(_, _, id), &size) in &self.ranks {
+            if !fits(taken.len() + 1, bytes + smallest) {
+                break; // no entry left fits
+            }
+            if !fits(taken.len() + 1, bytes + size) {
                 continue;
             }
-            bytes += q.bytes;
-            taken.push(q.update.clone());
+            bytes += size;
+            taken.push(self.entries[&id].update.clone());
+            ids.push(id);
+        }
+        for id in ids {
             self.count_transmit(id, limit);
         }
         taken
     }
 
     fn count_transmit(&mut self, id: NodeId, limit: u32) {
-        if let Some(q) = self.entries.get_mut(&id) {
-            q.transmits += 1;
-            if q.transmits >= limit {
-                self.entries.remove(&id);
-            }
+        let Some(q) = self.entries.get_mut(&id) else {
+            return;
+        };
+        if q.transmits + 1 >= limit {
+            self.remove(id);
+            return;
         }
+        self.ranks.remove(&q.rank(id));
+        q.transmits += 1;
+        self.ranks.insert(q.rank(id), q.bytes);
     }
 }
 
@@ -109,6 +158,44 @@ mod tests {
             addr: n as u32,
             incarnation: 0,
             meta: Vec::new(),
+        }
+    }
+
+    /// What `take` must return: every entry, least sent first, that still fits.
+    fn greedy(q: &UpdateQueue<u32>, fits: impl Fn(usize, usize) -> bool) -> Vec<Update<u32>> {
+        let mut all: Vec<_> = q.entries.iter().map(|(id, e)| (e.rank(*id), e)).collect();
+        all.sort_by_key(|(rank, _)| *rank);
+        let (mut taken, mut bytes) = (Vec::new(), 0);
+        for (_, e) in all {
+            if fits(taken.len() + 1, bytes + e.bytes) {
+                bytes += e.bytes;
+                taken.push(e.update.clone());
+            }
+        }
+        taken
+    }
+
+    #[test]
+    fn takes_what_a_greedy_pass_in_rank_order_takes() {
+        let mut rng = super::super::Rng::new(11);
+        for round in 0..50 {
+            let mut q = UpdateQueue::default();
+            for _ in 0..rng.below(40) {
+                let id = NodeId::new(1 + rng.below(30) as u64).unwrap();
+                let (addr, incarnation) = (rng.next_u64() as u32 >> rng.below(32), rng.below(300));
+                q.push(Update::Alive {
+                    id,
+                    addr,
+                    incarnation: incarnation as u64,
+                    meta: vec![0; rng.below(4)],
+                });
+            }
+            for _ in 0..4 {
+                let room = 20 + rng.below(120);
+                let fits = |count: usize, bytes: usize| count <= 12 && bytes <= room;
+                let expected = greedy(&q, fits);
+                assert_eq!(q.take(3, fits), expected, "round {round}, room {room}");
+            }
         }
     }
 

@@ -1,6 +1,9 @@
 //! The quiet period's convergence check and the final checkers and report.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+use lattice_gossip::engine::MemberState;
 
 use super::{Ev, Simulation, QUIET_MAX};
 use crate::check::{check_document, check_not_lost};
@@ -45,27 +48,83 @@ impl Simulation {
         Ok(None)
     }
 
-    /// A quiet-period check: converged (then the run ends) or not yet (or too late).
-    pub(super) fn check_converged(&mut self) -> Result<(), String> {
-        match self.divergence()? {
-            None => {
-                self.converged_at = Some(self.now);
-                Ok(())
+    /// Why some node does not see every other node as alive, or `None` if all do.
+    /// Heal-all restarts every crashed node, so every node is live at the end. Starts
+    /// with the node that lagged at the last check, which most likely still does.
+    fn membership_divergence(&mut self) -> Option<String> {
+        let n = self.nodes.len();
+        let start = self.members_lagging;
+        for i in (start..n).chain(0..start) {
+            let Some(core) = self.nodes[i].core.as_ref() else {
+                return Some(format!("node {i} is down"));
+            };
+            let (mut known, mut all_alive) = (0, true);
+            for m in core.members() {
+                known += 1;
+                all_alive &= m.state == MemberState::Alive;
+                if !all_alive {
+                    break;
+                }
             }
-            Some(why) if self.now - self.heal_at >= QUIET_MAX => Err(format!(
+            if all_alive && known == n - 1 {
+                continue;
+            }
+            self.members_lagging = i;
+            let states: BTreeMap<usize, MemberState> = core
+                .members()
+                .map(|m| (m.id.get() as usize - 1, m.state))
+                .collect();
+            let (j, state) = (0..n)
+                .filter(|&j| j != i)
+                .map(|j| (j, states.get(&j)))
+                .find(|(_, s)| s != &Some(&MemberState::Alive))
+                .expect("fewer than n - 1 members alive");
+            return Some(match state {
+                Some(state) => format!("node {i} sees node {j} as {state:?}"),
+                None => format!("node {i} does not know node {j}"),
+            });
+        }
+        None
+    }
+
+    /// A quiet-period check: the replicas hold identical documents and every node sees
+    /// every other node alive (then the run ends), or not yet (or too late).
+    pub(super) fn check_converged(&mut self) -> Result<(), String> {
+        if self.converged_at.is_none() && self.divergence()?.is_none() {
+            self.converged_at = Some(self.now);
+        }
+        if self.members_converged_at.is_none() && self.membership_divergence().is_none() {
+            self.members_converged_at = Some(self.now);
+        }
+        if self.converged() {
+            return Ok(());
+        }
+        if self.now - self.heal_at >= QUIET_MAX {
+            let why = match self.divergence()? {
+                Some(why) => why,
+                None => self.membership_divergence().unwrap_or_default(),
+            };
+            return Err(format!(
                 "no convergence {} s after heal-all: {why}",
                 QUIET_MAX.as_secs()
-            )),
-            Some(_) => {
-                self.push(self.now + super::CHECK_EVERY, Ev::Check);
-                Ok(())
-            }
+            ));
         }
+        self.push(self.now + super::CHECK_EVERY, Ev::Check);
+        Ok(())
+    }
+
+    /// Whether both the data and the membership converged.
+    pub(super) fn converged(&self) -> bool {
+        self.converged_at.is_some() && self.members_converged_at.is_some()
     }
 
     /// The final checkers, then the report.
     pub(super) fn finish(&self) -> Result<RunReport, String> {
-        let converged = self.converged_at.ok_or("the run ended before converging")?;
+        let (Some(converged), Some(members_converged)) =
+            (self.converged_at, self.members_converged_at)
+        else {
+            return Err("the run ended before converging".into());
+        };
         let core = self.nodes[0].core.as_ref().ok_or("node 0 is down")?;
         check_not_lost(0, core.replica().version_vector(), &self.acked)?;
         for key in KEYS {
@@ -75,10 +134,10 @@ impl Simulation {
                 .map_err(|e| format!("loading {key}: {e}"))?;
             check_document(key, &doc, &self.acked)?;
         }
-        Ok(self.report(converged))
+        Ok(self.report(converged, members_converged))
     }
 
-    fn report(&self, converged: Duration) -> RunReport {
+    fn report(&self, converged: Duration, members_converged: Duration) -> RunReport {
         let secs = self.now.as_secs_f64().max(1e-9);
         let n = self.nodes.len() as f64;
         let detection_ms = self
@@ -101,6 +160,7 @@ impl Simulation {
             faults_injected: self.counters.faults,
             simulated_ms: self.now.as_millis() as u64,
             convergence_ms: (converged - self.heal_at).as_millis() as u64,
+            membership_convergence_ms: (members_converged - self.heal_at).as_millis() as u64,
             writes_acked: self.acked.len() as u64,
             writes_lost_unacked: self.counters.lost_unacked,
             reads: self.counters.reads,
@@ -109,7 +169,7 @@ impl Simulation {
             crashes_detected: detection_ms.len() as u64,
             detection_ms,
             false_dead: self.counters.false_dead,
-            false_dead_unprovoked: self.counters.false_dead_unprovoked,
+            dead_while_unreachable: self.counters.dead_while_unreachable,
             messages: self.counters.messages,
             bytes: self.counters.bytes,
             messages_per_node_per_sec: self.counters.messages as f64 / n / secs,
@@ -117,6 +177,7 @@ impl Simulation {
             repairs,
             checks: vec![
                 "convergence",
+                "membership converged",
                 "no acknowledged write lost",
                 "counters exact",
                 "sets and registers match the model",

@@ -102,9 +102,14 @@ struct SimNode {
     repairs_before: u64,
     /// The last acknowledged write's HLC timestamp (kept across restarts).
     last_timestamp: Option<Timestamp>,
+    /// When it last started, restarted, paused or resumed.
+    disturbed_at: Duration,
+    /// Its core's count of members it declared dead itself, as of the last flush.
+    declared_dead: u64,
 }
 
-/// A crash and when some node first declared the crashed node dead.
+/// A crash and when some node first declared the crashed node dead (itself, from its
+/// own suspicion timing out).
 #[derive(Debug)]
 struct Crash {
     node: usize,
@@ -122,7 +127,7 @@ struct Counters {
     not_ready: u64,
     lost_unacked: u64,
     false_dead: u64,
-    false_dead_unprovoked: u64,
+    dead_while_unreachable: u64,
     faults: u64,
 }
 
@@ -142,10 +147,18 @@ pub struct Simulation {
     trace: Trace,
     acked: Vec<AckedWrite>,
     crashes: Vec<Crash>,
+    /// Since when each (observer, member) pair has been suspect, while it is.
+    suspected: BTreeMap<(usize, usize), Duration>,
     counters: Counters,
     quiet: bool,
     heal_at: Duration,
     converged_at: Option<Duration>,
+    /// When every node first saw every other node alive after heal-all.
+    members_converged_at: Option<Duration>,
+    /// The node that did not see every other alive at the last membership check.
+    members_lagging: usize,
+    /// A node that leaves at heal-all ([`Simulation::fabricate_leave`]).
+    leaves_at_heal: Option<usize>,
     /// What happened over time, for plots; never folded into `trace`.
     timeline: Timeline,
 }
@@ -198,10 +211,14 @@ impl Simulation {
             trace: Trace::default(),
             acked: Vec::new(),
             crashes: Vec::new(),
+            suspected: BTreeMap::new(),
             counters: Counters::default(),
             quiet: false,
             heal_at: options.duration,
             converged_at: None,
+            members_converged_at: None,
+            leaves_at_heal: None,
+            members_lagging: 0,
             timeline: Timeline::default(),
             profile,
             options,
@@ -235,6 +252,12 @@ impl Simulation {
         });
     }
 
+    /// Makes node `node` leave the cluster gracefully at heal-all, so that the
+    /// membership checker must report it. Only for testing the checkers.
+    pub fn fabricate_leave(&mut self, node: usize) {
+        self.leaves_at_heal = Some(node);
+    }
+
     /// Runs to the end: the faulty phase, heal-all, and the quiet period until the
     /// cluster converges; then the final checkers.
     pub fn run(self) -> Result<RunReport, Violation> {
@@ -249,7 +272,7 @@ impl Simulation {
     ) -> Result<RunReport, Violation> {
         self.start();
         let mut next_progress = Duration::from_secs(1);
-        while self.converged_at.is_none() {
+        while !self.converged() {
             let Some(((at, _), ev)) = self.queue.pop_first() else {
                 break;
             };
@@ -329,6 +352,8 @@ impl SimNode {
             pending: Vec::new(),
             repairs_before: 0,
             last_timestamp: None,
+            disturbed_at: Duration::ZERO,
+            declared_dead: 0,
         }
     }
 }

@@ -47,6 +47,8 @@ impl Simulation {
         core.join(self.now, &seeds);
         node.core = Some(core);
         node.paused = false;
+        node.disturbed_at = self.now;
+        node.declared_dead = 0;
         if let Some(c) = self.crashes.iter_mut().rev().find(|c| c.node == i) {
             c.restarted = true;
         }
@@ -69,6 +71,7 @@ impl Simulation {
         node.timer_at = None;
         node.sync_queued = false;
         let failed = std::mem::take(&mut node.pending);
+        self.suspected.retain(|(observer, _), _| *observer != i);
         self.crashes.push(Crash {
             node: i,
             at: self.now,
@@ -92,6 +95,7 @@ impl Simulation {
             return;
         }
         node.paused = false;
+        node.disturbed_at = self.now;
         node.timer_at = None;
         let inbox = std::mem::take(&mut node.inbox);
         self.trace.event(
@@ -146,7 +150,7 @@ impl Simulation {
     pub(super) fn flush(&mut self, i: usize) {
         let mut out = Vec::new();
         let mut events = Vec::new();
-        let (needs_sync, timeout) = {
+        let (needs_sync, timeout, declared) = {
             let Some(core) = self.nodes[i].core.as_mut() else {
                 return;
             };
@@ -156,13 +160,19 @@ impl Simulation {
             while let Some(e) = core.poll_event() {
                 events.push(e);
             }
-            (core.needs_sync(), core.poll_timeout())
+            let declared = core.gossip_stats().declared_dead;
+            (core.needs_sync(), core.poll_timeout(), declared)
         };
         for (to, bytes) in out {
             self.send(i, to, bytes);
         }
+        // Suspicion timers are the only way a node declares a member dead itself, and a
+        // call that runs timers applies no news from peers: so the "dead" events of a
+        // call that raised the node's own count of declarations are all its own.
+        let own = declared > self.nodes[i].declared_dead;
+        self.nodes[i].declared_dead = declared;
         for e in events {
-            self.note_event(i, e);
+            self.note_event(i, e, own);
         }
         let node = &mut self.nodes[i];
         if needs_sync && !node.sync_queued {
@@ -201,7 +211,9 @@ impl Simulation {
         }
     }
 
-    fn note_event(&mut self, observer: usize, event: NodeEvent<u32>) {
+    /// Notes a membership event of `observer` about another node: for the timeline,
+    /// and, if it is `own` declaration of death, for the failure detector's figures.
+    fn note_event(&mut self, observer: usize, event: NodeEvent<u32>, own: bool) {
         let NodeEvent::Membership(event) = event else {
             return;
         };
@@ -212,33 +224,52 @@ impl Simulation {
             Event::MemberLeft { id, .. } => (id, MemberState::Left),
             _ => return,
         };
+        let target = id.get() as usize - 1;
         // Plot record only: not folded into the trace hash.
         self.timeline.member(MemberEvent {
             at_ms: self.now.as_millis() as u64,
             observer,
-            observed: id.get() as usize - 1,
+            observed: target,
             state,
         });
+        let since = if state == MemberState::Suspect {
+            self.suspected.insert((observer, target), self.now)
+        } else {
+            self.suspected.remove(&(observer, target))
+        };
         if state != MemberState::Dead {
             return;
         }
-        let target = id.get() as usize - 1;
         self.trace.event(
             4,
             &[self.now.as_nanos() as u64, observer as u64, target as u64],
         );
-        if self.nodes[target].core.is_none() {
+        if own {
+            // The engine reports a suspicion before its own verdict; should a full event
+            // queue have dropped that report, the declaration is judged at its moment.
+            self.judge_declaration(observer, target, since.unwrap_or(self.now));
+        }
+    }
+
+    /// Judges `declarer`'s own declaration that `target` is dead, after suspecting it
+    /// since `since`: a detection if the target is down, a false death if it was
+    /// running, unpaused and not partitioned from the declarer (either way) the whole
+    /// time, and otherwise a death the declarer had reason for.
+    fn judge_declaration(&mut self, declarer: usize, target: usize, since: Duration) {
+        let t = &self.nodes[target];
+        if t.core.is_none() {
             if let Some(c) = self.crashes.iter_mut().rev().find(|c| c.node == target) {
                 c.detected.get_or_insert(self.now);
             }
             return;
         }
-        self.counters.false_dead += 1;
-        let reachable = !self.nodes[target].paused
-            && !self.net.blocked(target, observer)
-            && !self.net.blocked(observer, target);
-        if reachable {
-            self.counters.false_dead_unprovoked += 1;
+        let undisturbed = !t.paused
+            && t.disturbed_at < since
+            && !self.net.separated_since(declarer, target, since);
+        if undisturbed {
+            self.counters.false_dead += 1;
+        } else {
+            self.counters.dead_while_unreachable += 1;
         }
     }
 
@@ -294,17 +325,19 @@ impl Simulation {
         let n = self.nodes.len();
         match fault {
             Fault::Partition { id, side, one_way } if side.len() == n => {
-                self.net.partition(id, side, one_way);
+                self.net.partition(id, side, one_way, self.now);
             }
             Fault::Partition { .. } => {}
-            Fault::Heal { id } => self.net.heal(id),
+            Fault::Heal { id } => self.net.heal(id, self.now),
             Fault::Crash(i) => {
                 let _ = self.crash(i % n);
             }
             Fault::Restart(i) => self.restart(i % n),
             Fault::Pause(i) => {
-                if self.nodes[i % n].core.is_some() {
-                    self.nodes[i % n].paused = true;
+                let node = &mut self.nodes[i % n];
+                if node.core.is_some() {
+                    node.paused = true;
+                    node.disturbed_at = self.now;
                 }
             }
             Fault::Resume(i) => self.resume(i % n),
@@ -317,12 +350,18 @@ impl Simulation {
     pub(super) fn heal_all(&mut self) {
         self.quiet = true;
         self.heal_at = self.now;
-        self.net.heal_all();
+        self.net.heal_all(self.now);
         self.trace.event(7, &[self.now.as_nanos() as u64]);
         for i in 0..self.nodes.len() {
             self.nodes[i].clock.correct();
             self.restart(i);
             self.resume(i);
+        }
+        if let Some(i) = self.leaves_at_heal {
+            if let Some(core) = self.nodes[i].core.as_mut() {
+                core.leave(self.now);
+            }
+            self.flush(i);
         }
         self.push(self.now + super::CHECK_EVERY, Ev::Check);
     }

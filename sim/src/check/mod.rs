@@ -1,6 +1,9 @@
 //! The checkers: convergence, no lost acknowledged write, and the model of counters,
 //! sets and registers built from acknowledged writes only.
 //!
+//! Counters, with or without deletes, are checked exactly against the model of the
+//! `counter` submodule.
+//!
 //! The model of a set or register follows the observed-remove rule: an `Add` or `Set`
 //! with dot `d` is undone by any later acknowledged op on the same key that *observed*
 //! `d` (its document's causal context held `d` when it was written) and that replaces
@@ -10,11 +13,11 @@
 //! timestamp. Unacknowledged writes are never in the model: in this simulator a write
 //! is lost exactly when its node crashed before syncing it, and then no peer saw it.
 
+mod counter;
+
 use std::collections::BTreeSet;
 
 use lattice_crdt::{Document, Dot, Json, Op, Timestamp, VersionVector};
-
-use crate::workload::delete_free;
 
 /// An acknowledged write, as the simulator recorded it.
 #[derive(Clone, Debug)]
@@ -37,6 +40,15 @@ impl AckedWrite {
     /// The dots of its ops.
     pub fn dots(&self) -> impl Iterator<Item = Dot> + '_ {
         (0..self.ops.len() as u64).map(|i| Dot::new(self.first.origin, self.first.seq + i))
+    }
+
+    /// Whether op `index` was made with `dot` in its document's causal context: in the
+    /// context before the write, or an earlier op of the same batch.
+    fn observed(&self, index: usize, dot: Dot) -> bool {
+        let earlier_in_batch = dot.origin == self.first.origin
+            && dot.seq >= self.first.seq
+            && dot.seq < self.first.seq + index as u64;
+        earlier_in_batch || self.context.contains(dot)
     }
 }
 
@@ -78,22 +90,12 @@ fn survivors<'a>(writes: &[&'a AckedWrite], field: &str) -> Vec<(&'a AckedWrite,
 /// model of the acknowledged writes to `key`.
 pub(crate) fn check_document(key: &str, doc: &Document, all: &[AckedWrite]) -> Result<(), String> {
     let writes: Vec<&AckedWrite> = all.iter().filter(|w| w.key == key).collect();
-    if delete_free(key) {
-        let expected: i128 = writes
-            .iter()
-            .flat_map(|w| &w.ops)
-            .map(|op| match op {
-                Op::Increment { by, .. } => i128::from(*by),
-                Op::Decrement { by, .. } => -i128::from(*by),
-                _ => 0,
-            })
-            .sum();
-        let actual = doc.field("n").map_or(0, |f| f.counter().value());
-        if actual != expected {
-            return Err(format!(
-                "counter {key}.n is {actual}, but acknowledged increments sum to {expected}"
-            ));
-        }
+    let expected = counter::counter_value(&writes, "n");
+    let actual = doc.field("n").map_or(0, |f| f.counter().value());
+    if actual != expected {
+        return Err(format!(
+            "counter {key}.n is {actual}, but the acknowledged ops give {expected}"
+        ));
     }
     let expected: BTreeSet<&Json> = survivors(&writes, "s")
         .into_iter()

@@ -1,0 +1,67 @@
+//! The membership figures and checker: a paused node's deaths are counted as declared
+//! with reason, once per declaring node, and a node that stays out of the membership
+//! after heal-all fails the run with the command that reproduces it.
+
+use std::time::Duration;
+
+use lattice_sim::fault::{Fault, Scheduled};
+use lattice_sim::{Faults, Options, Simulation};
+
+fn options(seed: u64) -> Options {
+    Options {
+        nodes: 5,
+        seed,
+        duration: Duration::from_secs(40),
+        faults: Faults::default(),
+        ..Options::default()
+    }
+}
+
+#[test]
+fn a_paused_node_is_declared_dead_with_reason_and_nothing_else_is() {
+    let at = |s| Duration::from_secs(s);
+    for seed in 0..4 {
+        let schedule = vec![
+            Scheduled {
+                at: at(8),
+                fault: Fault::Pause(2),
+            },
+            Scheduled {
+                at: at(30),
+                fault: Fault::Resume(2),
+            },
+        ];
+        let report = match Simulation::with_schedule(options(seed), schedule).run() {
+            Ok(report) => report,
+            Err(v) => panic!("{v}"),
+        };
+        // Every other node may declare the paused node dead itself, but each only once
+        // per suspicion: gossip of the verdict does not count again.
+        assert!(
+            (1..=4).contains(&report.dead_while_unreachable),
+            "seed {seed}: {} declarations about the paused node",
+            report.dead_while_unreachable
+        );
+        assert_eq!(
+            report.false_dead, 0,
+            "seed {seed}: no loss, no false deaths"
+        );
+    }
+}
+
+#[test]
+fn a_node_that_left_fails_membership_convergence() {
+    let mut sim = Simulation::new(options(3));
+    sim.fabricate_leave(1);
+    let v = sim
+        .run()
+        .expect_err("the others see node 1 as left (then forget it), not alive");
+    let left_or_reaped =
+        v.message.contains("sees node 1 as Left") || v.message.contains("does not know node 1");
+    assert!(left_or_reaped, "{v}");
+    assert_eq!(v.command, options(3).command());
+    // The same run without the fabrication passes: the failure was the fabrication.
+    Simulation::new(options(3))
+        .run()
+        .expect("the honest run passes");
+}
