@@ -33,7 +33,10 @@ impl PhiAccrual {
     pub(crate) fn new(window: usize, std_min: Duration) -> PhiAccrual {
         assert!(window >= 2, "phi window below 2");
         PhiAccrual {
-            samples: VecDeque::with_capacity(window.min(128)),
+            // Grown as samples come: in a large cluster most members are heard from
+            // directly now and then, and a full window per member per node would take
+            // most of the memory (1,000 nodes: about 1.6 GB of empty windows).
+            samples: VecDeque::new(),
             window,
             std_min: std_min.as_secs_f64(),
             sampled_from: None,
