@@ -18,16 +18,16 @@ use serde::Serialize;
 
 use super::message::{encoded_len, Update};
 
-#[derive(Clone, Debug)]
-struct Queued<A> {
-    update: Update<A>,
+/// Where an entry about a member stands (small, so that looking it up is cheap).
+#[derive(Clone, Copy, Debug)]
+struct Slot {
     bytes: usize,
     transmits: u32,
     /// Insertion order, to prefer fresher news among equally sent ones.
     order: u64,
 }
 
-impl<A> Queued<A> {
+impl Slot {
     /// Its place in the queue: least sent first, then freshest first.
     fn rank(&self, id: NodeId) -> Rank {
         (self.transmits, Reverse(self.order), id)
@@ -40,9 +40,10 @@ type Rank = (u32, Reverse<u64>, NodeId);
 /// The piggyback queue.
 #[derive(Clone, Debug)]
 pub(crate) struct UpdateQueue<A> {
-    entries: BTreeMap<NodeId, Queued<A>>,
-    /// The entries in the order `take` takes them, with their encoded sizes.
-    ranks: BTreeMap<Rank, usize>,
+    /// Each queued member's slot.
+    entries: BTreeMap<NodeId, Slot>,
+    /// The updates in the order `take` takes them, with their encoded sizes.
+    ranks: BTreeMap<Rank, (usize, Update<A>)>,
     /// How many entries have each encoded size.
     sizes: BTreeMap<usize, usize>,
     next_order: u64,
@@ -70,34 +71,33 @@ impl<A: Clone + Serialize> UpdateQueue<A> {
     pub(crate) fn push(&mut self, update: Update<A>) {
         let bytes = encoded_len(&update);
         self.next_order += 1;
-        let queued = Queued {
-            update,
+        let slot = Slot {
             bytes,
             transmits: 0,
             order: self.next_order,
         };
-        let id = queued.update.subject();
+        let id = update.subject();
         self.remove(id);
-        self.insert(id, queued);
-    }
-
-    fn insert(&mut self, id: NodeId, queued: Queued<A>) {
-        self.ranks.insert(queued.rank(id), queued.bytes);
-        *self.sizes.entry(queued.bytes).or_default() += 1;
-        self.entries.insert(id, queued);
+        self.ranks.insert(slot.rank(id), (bytes, update));
+        *self.sizes.entry(bytes).or_default() += 1;
+        self.entries.insert(id, slot);
     }
 
     /// Drops the entry about `id`, if any.
-    fn remove(&mut self, id: NodeId) -> Option<Queued<A>> {
-        let old = self.entries.remove(&id)?;
-        self.ranks.remove(&old.rank(id));
-        if let Some(count) = self.sizes.get_mut(&old.bytes) {
+    fn remove(&mut self, id: NodeId) {
+        if let Some(old) = self.entries.remove(&id) {
+            self.ranks.remove(&old.rank(id));
+            self.forget_size(old.bytes);
+        }
+    }
+
+    fn forget_size(&mut self, bytes: usize) {
+        if let Some(count) = self.sizes.get_mut(&bytes) {
             *count -= 1;
             if *count == 0 {
-                self.sizes.remove(&old.bytes);
+                self.sizes.remove(&bytes);
             }
         }
-        Some(old)
     }
 
     /// Whether anything waits.
@@ -116,8 +116,8 @@ impl<A: Clone + Serialize> UpdateQueue<A> {
         let Some(&smallest) = self.sizes.keys().next() else {
             return Vec::new();
         };
-        let (mut taken, mut ids, mut bytes) = (Vec::new(), Vec::new(), 0);
-        for (&(_, _, id), &size) in &self.ranks {
+        let (mut taken, mut ranks, mut bytes) = (Vec::new(), Vec::new(), 0);
+        for (rank, (size, update)) in &self.ranks {
             if !fits(taken.len() + 1, bytes + smallest) {
                 break; // no entry left fits
             }
@@ -125,26 +125,31 @@ impl<A: Clone + Serialize> UpdateQueue<A> {
                 continue;
             }
             bytes += size;
-            taken.push(self.entries[&id].update.clone());
-            ids.push(id);
+            taken.push(update.clone());
+            ranks.push(*rank);
         }
-        for id in ids {
-            self.count_transmit(id, limit);
+        for rank in ranks {
+            self.count_transmit(rank, limit);
         }
         taken
     }
 
-    fn count_transmit(&mut self, id: NodeId, limit: u32) {
-        let Some(q) = self.entries.get_mut(&id) else {
+    /// Counts a transmission of the entry at `rank`, dropping it at `limit`.
+    fn count_transmit(&mut self, rank: Rank, limit: u32) {
+        let Some((bytes, update)) = self.ranks.remove(&rank) else {
             return;
         };
-        if q.transmits + 1 >= limit {
-            self.remove(id);
+        let id = rank.2;
+        let Some(slot) = self.entries.get_mut(&id) else {
+            return;
+        };
+        if slot.transmits + 1 >= limit {
+            self.entries.remove(&id);
+            self.forget_size(bytes);
             return;
         }
-        self.ranks.remove(&q.rank(id));
-        q.transmits += 1;
-        self.ranks.insert(q.rank(id), q.bytes);
+        slot.transmits += 1;
+        self.ranks.insert(slot.rank(id), (bytes, update));
     }
 }
 
@@ -163,13 +168,14 @@ mod tests {
 
     /// What `take` must return: every entry, least sent first, that still fits.
     fn greedy(q: &UpdateQueue<u32>, fits: impl Fn(usize, usize) -> bool) -> Vec<Update<u32>> {
-        let mut all: Vec<_> = q.entries.iter().map(|(id, e)| (e.rank(*id), e)).collect();
-        all.sort_by_key(|(rank, _)| *rank);
+        let mut all: Vec<_> = q.entries.iter().map(|(id, e)| e.rank(*id)).collect();
+        all.sort();
         let (mut taken, mut bytes) = (Vec::new(), 0);
-        for (_, e) in all {
-            if fits(taken.len() + 1, bytes + e.bytes) {
-                bytes += e.bytes;
-                taken.push(e.update.clone());
+        for rank in all {
+            let (size, update) = &q.ranks[&rank];
+            if fits(taken.len() + 1, bytes + size) {
+                bytes += size;
+                taken.push(update.clone());
             }
         }
         taken
