@@ -176,9 +176,9 @@ impl<S: Store> Replica<S> {
             CatchUp::Records { records, complete } => {
                 Ok(SyncMessage::Records { records, complete })
             }
-            CatchUp::SnapshotNeeded => {
-                self.snapshot_message(self.version_vector().clone(), None, limits)
-            }
+            // The pages come from the store, so the base the peer adopts must be what
+            // the store holds, not the version vector with this round's staged changes.
+            CatchUp::SnapshotNeeded => self.snapshot_message(self.stored_version()?, None, limits),
         }
     }
 

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use lattice_node::PruneConfig;
+
 use crate::options::{Faults, Options};
 use crate::rng::Rng;
 
@@ -27,6 +29,10 @@ pub struct Profile {
     pub fault_gap_ms: u64,
     /// The faults in force.
     pub faults: Faults,
+    /// Dots of each origin every node keeps in its delta log whatever its peers hold
+    /// (`PruneConfig::retain_dots`). Swarm runs draw a handful in half the profiles, so
+    /// that nodes prune every second and those that fall behind catch up by snapshot.
+    pub log_retain_dots: u64,
 }
 
 impl Profile {
@@ -69,7 +75,13 @@ impl Profile {
         } else {
             (0, 0)
         };
+        let log_retain_dots = if swarm && rng.percent(50) {
+            rng.range(1, 20)
+        } else {
+            PruneConfig::default().retain_dots
+        };
         Profile {
+            log_retain_dots,
             latency_ms,
             jitter_ms,
             loss_percent: loss,

@@ -238,6 +238,12 @@ impl<S: Store> Replica<S> {
         self.staged.records()
     }
 
+    /// The version vector of what the store holds: as of the last sync, without the
+    /// changes staged since.
+    pub fn stored_version(&self) -> Result<VersionVector, StoreError> {
+        read_meta_vv(&self.store, MetaKey::VersionVector)
+    }
+
     /// Whether this replica's state includes the session's causal past.
     pub fn can_serve(&self, token: &SessionToken) -> bool {
         self.vv.includes(token.past())

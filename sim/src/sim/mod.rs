@@ -199,8 +199,13 @@ impl Simulation {
         let nodes = (0..options.nodes)
             .map(|_| SimNode::new(&profile, &mut clocks))
             .collect();
+        let mut config = NodeConfig::default();
+        if profile.log_retain_dots < config.prune.retain_dots {
+            config.prune.retain_dots = profile.log_retain_dots;
+            config.prune.interval = Duration::from_secs(1);
+        }
         let mut sim = Simulation {
-            config: NodeConfig::default(),
+            config,
             now: Duration::ZERO,
             queue: BTreeMap::new(),
             seq: 0,
