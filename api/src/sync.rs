@@ -85,7 +85,7 @@ pub(crate) async fn sync(
             .clone(),
         Some(_) => return Err(invalid("since must be a cursor string")),
     };
-    let changes = changes(&state, request.remove("changes"))?;
+    let mut changes = changes(&state, request.remove("changes"))?;
     let tokens = &state.inner.config.tokens;
     auth::authorize(tokens, &headers, Scope::Read, &prefix)?;
     for change in &changes {
@@ -96,9 +96,9 @@ pub(crate) async fn sync(
     session::await_session(node, session.as_ref(), state.inner.config.read_wait_max).await?;
 
     // Sent in order (each future sends on its first poll), durable together.
-    let writes = changes.iter().map(|c| {
+    let writes = changes.iter_mut().map(|c| {
         let retry = retry_for(&headers, &c.key, &c.id, &c.request);
-        node.write_once(&c.key, c.ops.clone(), session.clone(), retry)
+        node.write_once(&c.key, std::mem::take(&mut c.ops), session.clone(), retry)
     });
     let written = join_all(writes).await;
     let mut token = session.unwrap_or_default();

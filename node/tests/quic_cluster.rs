@@ -17,18 +17,11 @@ use serde_json::json;
 fn start(ca: &CaBundle, id: u64, seeds: &[SocketAddr]) -> (NodeRuntime<MemStore>, SocketAddr) {
     let node = NodeId::new(id).unwrap();
     let replica = Replica::open(MemStore::new(node), ReplicaConfig::default()).unwrap();
-    start_with(ca, replica, seeds)
+    start_replica(ca, replica, seeds, NodeConfig::default())
 }
 
-fn start_with(
-    ca: &CaBundle,
-    replica: Replica<MemStore>,
-    seeds: &[SocketAddr],
-) -> (NodeRuntime<MemStore>, SocketAddr) {
-    start_configured(ca, replica, seeds, NodeConfig::default())
-}
-
-fn start_configured(
+/// Starts `replica` with its own certificate (`node-<id>`) and `config`.
+fn start_replica(
     ca: &CaBundle,
     replica: Replica<MemStore>,
     seeds: &[SocketAddr],
@@ -163,7 +156,7 @@ async fn changes_repaired_by_anti_entropy_are_published() {
     let ca = generate_ca("lattice test cluster").unwrap();
     // Dissemination cannot bring A's write to B: only an anti-entropy repair can.
     let (replica, _) = replica_with_a_write(1, "old/1");
-    let (a, a_addr) = start_with(&ca, replica, &[]);
+    let (a, a_addr) = start_replica(&ca, replica, &[], NodeConfig::default());
     let (b, _) = start(&ca, 2, &[a_addr]);
     let mut changes = b.handle().subscribe();
     let change = tokio::time::timeout(Duration::from_secs(15), changes.recv())
@@ -192,12 +185,12 @@ async fn a_waiting_session_pulls_what_it_lacks_from_a_peer() {
         config.gossip.anti_entropy_interval = Duration::from_secs(3600);
         config
     };
-    let (a, a_addr) = start_configured(&ca, replica, &[], slow());
+    let (a, a_addr) = start_replica(&ca, replica, &[], slow());
     let b_replica = Replica::open(
         MemStore::new(NodeId::new(2).unwrap()),
         ReplicaConfig::default(),
     );
-    let (b, _) = start_configured(&ca, b_replica.unwrap(), &[a_addr], slow());
+    let (b, _) = start_replica(&ca, b_replica.unwrap(), &[a_addr], slow());
     let b = b.handle();
     let joined = eventually(Duration::from_secs(15), || async {
         alive_members(&b).await == 1
