@@ -36,8 +36,12 @@ impl<A: Address> Engine<A> {
         let base = 1 + encoded_len(&envelope);
         let forced_bytes: usize = forced.iter().map(encoded_len).sum();
         let limit = retransmit_limit(self.config.retransmit_mult.get(), self.cluster_size());
+        // Piggybacked news takes at most a datagram's room, on streams too: news spreads
+        // by being sent to many random members, not by filling one large message.
+        let room = self.config.datagram_bytes_max;
         let fits = |count: usize, bytes: usize| {
             len_with_updates(base, count + forced.len(), bytes + forced_bytes) <= max
+                && bytes <= room
         };
         if fits(0, 0) {
             let queued = self.updates.take(limit, fits);

@@ -3,14 +3,16 @@
 //! One entry per member (newer news replaces older). Each message takes the entries sent
 //! least often first, as many as fit; an entry is dropped after `limit` transmissions,
 //! `retransmit_mult × ⌈log10(n + 1)⌉` (memberlist's `retransmitLimit`), which spreads
-//! it to everyone with high probability (SWIM §4.1's λ·log n).
+//! it to everyone with high probability (SWIM §4.1's λ·log n). Among entries sent
+//! equally often, the one that reached that count last goes first, so fresh news leads.
 //!
-//! The entries are kept in the order they are taken, with their sizes, so a message
-//! walks that order only as far as something can still fit and looks up only what it
-//! takes, instead of sorting the queue: in a large cluster the queue holds news of many
-//! members and every message takes from it.
+//! In a large cluster the queue holds news of hundreds of members and every message
+//! takes dozens of them, so taking must cost little per entry taken: the entries live in
+//! a slab, and each transmission count has a stack of slab slots. A message pops from
+//! the stacks in count order and pushes what it took onto the next count's stack; no
+//! lookup by member and no reordering. Replaced or dropped entries leave stale stack
+//! items behind, skipped when met and swept out when they outnumber the live ones.
 
-use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
 use lattice_crdt::NodeId;
@@ -18,44 +20,51 @@ use serde::Serialize;
 
 use super::message::{encoded_len, Update};
 
-/// Where an entry about a member stands (small, so that looking it up is cheap).
-#[derive(Clone, Copy, Debug)]
-struct Slot {
+/// A queued update.
+#[derive(Clone, Debug)]
+struct Entry<A> {
+    update: Update<A>,
     bytes: usize,
     transmits: u32,
-    /// Insertion order, to prefer fresher news among equally sent ones.
-    order: u64,
+    /// Unique per entry: tells a stack item for this entry from a stale one for an
+    /// earlier entry in the same slot.
+    stamp: u64,
 }
 
-impl Slot {
-    /// Its place in the queue: least sent first, then freshest first.
-    fn rank(&self, id: NodeId) -> Rank {
-        (self.transmits, Reverse(self.order), id)
-    }
+/// A stack item: the slot of an entry, and the entry's stamp when the item was made.
+#[derive(Clone, Copy, Debug)]
+struct Item {
+    slot: u32,
+    stamp: u64,
 }
-
-/// Where an entry stands in the order of taking.
-type Rank = (u32, Reverse<u64>, NodeId);
 
 /// The piggyback queue.
 #[derive(Clone, Debug)]
 pub(crate) struct UpdateQueue<A> {
+    /// The entries; `None` in free slots.
+    slots: Vec<Option<Entry<A>>>,
+    free: Vec<u32>,
     /// Each queued member's slot.
-    entries: BTreeMap<NodeId, Slot>,
-    /// The updates in the order `take` takes them, with their encoded sizes.
-    ranks: BTreeMap<Rank, (usize, Update<A>)>,
+    by_member: BTreeMap<NodeId, u32>,
+    /// `stacks[t]`: the entries sent `t` times, taken from the top.
+    stacks: Vec<Vec<Item>>,
+    /// Stack items whose entry was replaced or dropped.
+    stale: usize,
     /// How many entries have each encoded size.
     sizes: BTreeMap<usize, usize>,
-    next_order: u64,
+    next_stamp: u64,
 }
 
 impl<A> Default for UpdateQueue<A> {
     fn default() -> Self {
         UpdateQueue {
-            entries: BTreeMap::new(),
-            ranks: BTreeMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_member: BTreeMap::new(),
+            stacks: Vec::new(),
+            stale: 0,
             sizes: BTreeMap::new(),
-            next_order: 0,
+            next_stamp: 0,
         }
     }
 }
@@ -69,40 +78,37 @@ pub(crate) fn retransmit_limit(mult: u32, members: usize) -> u32 {
 impl<A: Clone + Serialize> UpdateQueue<A> {
     /// Queues `update`, replacing queued news about the same member.
     pub(crate) fn push(&mut self, update: Update<A>) {
+        let id = update.subject();
+        if let Some(slot) = self.by_member.remove(&id) {
+            self.drop_entry(slot);
+            self.sweep_if_stale();
+        }
         let bytes = encoded_len(&update);
-        self.next_order += 1;
-        let slot = Slot {
+        let stamp = self.stamp();
+        let entry = Entry {
+            update,
             bytes,
             transmits: 0,
-            order: self.next_order,
+            stamp,
         };
-        let id = update.subject();
-        self.remove(id);
-        self.ranks.insert(slot.rank(id), (bytes, update));
-        *self.sizes.entry(bytes).or_default() += 1;
-        self.entries.insert(id, slot);
-    }
-
-    /// Drops the entry about `id`, if any.
-    fn remove(&mut self, id: NodeId) {
-        if let Some(old) = self.entries.remove(&id) {
-            self.ranks.remove(&old.rank(id));
-            self.forget_size(old.bytes);
-        }
-    }
-
-    fn forget_size(&mut self, bytes: usize) {
-        if let Some(count) = self.sizes.get_mut(&bytes) {
-            *count -= 1;
-            if *count == 0 {
-                self.sizes.remove(&bytes);
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(entry);
+                slot
             }
-        }
+            None => {
+                self.slots.push(Some(entry));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.by_member.insert(id, slot);
+        *self.sizes.entry(bytes).or_default() += 1;
+        self.stack(0).push(Item { slot, stamp });
     }
 
     /// Whether anything waits.
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.by_member.is_empty()
     }
 
     /// Takes updates for one message: `fits(count, bytes)` says whether `count` updates
@@ -116,41 +122,107 @@ impl<A: Clone + Serialize> UpdateQueue<A> {
         let Some(&smallest) = self.sizes.keys().next() else {
             return Vec::new();
         };
-        let (mut taken, mut ranks, mut bytes) = (Vec::new(), Vec::new(), 0);
-        for (rank, (size, update)) in &self.ranks {
-            if !fits(taken.len() + 1, bytes + smallest) {
-                break; // no entry left fits
+        let (mut taken, mut moved, mut skipped, mut bytes) =
+            (Vec::new(), Vec::new(), Vec::new(), 0);
+        let mut full = false;
+        for stack in &mut self.stacks {
+            while let Some(item) = stack.pop() {
+                let Some(entry) = live(&self.slots, item) else {
+                    self.stale -= 1;
+                    continue;
+                };
+                if !fits(taken.len() + 1, bytes + smallest) {
+                    stack.push(item);
+                    full = true; // no entry left fits
+                    break;
+                }
+                if !fits(taken.len() + 1, bytes + entry.bytes) {
+                    skipped.push(item);
+                    continue;
+                }
+                bytes += entry.bytes;
+                taken.push(entry.update.clone());
+                moved.push(item);
             }
-            if !fits(taken.len() + 1, bytes + size) {
-                continue;
+            stack.extend(skipped.drain(..).rev());
+            if full {
+                break;
             }
-            bytes += size;
-            taken.push(update.clone());
-            ranks.push(*rank);
         }
-        for rank in ranks {
-            self.count_transmit(rank, limit);
+        // Onto the next count's stacks, the first taken last: it stays the first taken.
+        for item in moved.into_iter().rev() {
+            self.count_transmit(item, limit);
         }
+        self.sweep_if_stale();
         taken
     }
 
-    /// Counts a transmission of the entry at `rank`, dropping it at `limit`.
-    fn count_transmit(&mut self, rank: Rank, limit: u32) {
-        let Some((bytes, update)) = self.ranks.remove(&rank) else {
-            return;
-        };
-        let id = rank.2;
-        let Some(slot) = self.entries.get_mut(&id) else {
-            return;
-        };
-        if slot.transmits + 1 >= limit {
-            self.entries.remove(&id);
-            self.forget_size(bytes);
+    /// Counts a transmission of the entry of `item` (just taken off its stack), dropping
+    /// it at `limit`.
+    fn count_transmit(&mut self, item: Item, limit: u32) {
+        let entry = self.slots[item.slot as usize]
+            .as_mut()
+            .expect("a taken item is live");
+        entry.transmits += 1;
+        if entry.transmits >= limit {
+            let id = entry.update.subject();
+            self.by_member.remove(&id);
+            self.free_slot(item.slot);
             return;
         }
-        slot.transmits += 1;
-        self.ranks.insert(slot.rank(id), (bytes, update));
+        let transmits = entry.transmits as usize;
+        self.stack(transmits).push(item);
     }
+
+    /// Drops the entry in `slot`, whose stack item stays behind, stale.
+    fn drop_entry(&mut self, slot: u32) {
+        self.free_slot(slot);
+        self.stale += 1;
+    }
+
+    fn free_slot(&mut self, slot: u32) {
+        if let Some(entry) = self.slots[slot as usize].take() {
+            if let Some(count) = self.sizes.get_mut(&entry.bytes) {
+                *count -= 1;
+                if *count == 0 {
+                    self.sizes.remove(&entry.bytes);
+                }
+            }
+            self.free.push(slot);
+        }
+    }
+
+    fn stamp(&mut self) -> u64 {
+        self.next_stamp += 1;
+        self.next_stamp
+    }
+
+    fn stack(&mut self, transmits: usize) -> &mut Vec<Item> {
+        if self.stacks.len() <= transmits {
+            self.stacks.resize_with(transmits + 1, Vec::new);
+        }
+        &mut self.stacks[transmits]
+    }
+
+    /// Sweeps stale items out once they outnumber the live entries (amortized: each
+    /// sweep is paid for by as many replacements).
+    fn sweep_if_stale(&mut self) {
+        if self.stale <= self.by_member.len() + 64 {
+            return;
+        }
+        let slots = &self.slots;
+        for stack in &mut self.stacks {
+            stack.retain(|item| live(slots, *item).is_some());
+        }
+        self.stale = 0;
+    }
+}
+
+/// The entry `item` stands for, unless the item is stale.
+fn live<A>(slots: &[Option<Entry<A>>], item: Item) -> Option<&Entry<A>> {
+    slots[item.slot as usize]
+        .as_ref()
+        .filter(|entry| entry.stamp == item.stamp)
 }
 
 #[cfg(test)]
@@ -166,41 +238,73 @@ mod tests {
         }
     }
 
-    /// What `take` must return: every entry, least sent first, that still fits.
-    fn greedy(q: &UpdateQueue<u32>, fits: impl Fn(usize, usize) -> bool) -> Vec<Update<u32>> {
-        let mut all: Vec<_> = q.entries.iter().map(|(id, e)| e.rank(*id)).collect();
-        all.sort();
-        let (mut taken, mut bytes) = (Vec::new(), 0);
-        for rank in all {
-            let (size, update) = &q.ranks[&rank];
-            if fits(taken.len() + 1, bytes + size) {
-                bytes += size;
-                taken.push(update.clone());
-            }
-        }
-        taken
+    /// The queue's rule written plainly: each entry with its count and the moment it
+    /// reached that count; least sent first, then latest to reach its count first;
+    /// greedy while anything fits. A message's taken entries reach their new count in
+    /// reverse order of taking.
+    #[derive(Default)]
+    struct Model {
+        entries: Vec<(Update<u32>, usize, u32, u64)>,
+        clock: u64,
     }
 
-    #[test]
-    fn takes_what_a_greedy_pass_in_rank_order_takes() {
-        let mut rng = super::super::Rng::new(11);
-        for round in 0..50 {
-            let mut q = UpdateQueue::default();
-            for _ in 0..rng.below(40) {
-                let id = NodeId::new(1 + rng.below(30) as u64).unwrap();
-                let (addr, incarnation) = (rng.next_u64() as u32 >> rng.below(32), rng.below(300));
-                q.push(Update::Alive {
-                    id,
-                    addr,
-                    incarnation: incarnation as u64,
-                    meta: vec![0; rng.below(4)],
-                });
+    impl Model {
+        fn push(&mut self, update: Update<u32>) {
+            self.entries.retain(|e| e.0.subject() != update.subject());
+            self.clock += 1;
+            let bytes = encoded_len(&update);
+            self.entries.push((update, bytes, 0, self.clock));
+        }
+
+        fn take(&mut self, limit: u32, fits: impl Fn(usize, usize) -> bool) -> Vec<Update<u32>> {
+            self.entries.sort_by_key(|e| (e.2, Reverse(e.3)));
+            let (mut taken, mut bytes) = (Vec::new(), 0);
+            for (index, e) in self.entries.iter().enumerate() {
+                if fits(taken.len() + 1, bytes + e.1) {
+                    bytes += e.1;
+                    taken.push(index);
+                }
             }
-            for _ in 0..4 {
-                let room = 20 + rng.below(120);
-                let fits = |count: usize, bytes: usize| count <= 12 && bytes <= room;
-                let expected = greedy(&q, fits);
-                assert_eq!(q.take(3, fits), expected, "round {round}, room {room}");
+            let updates = taken.iter().map(|&i| self.entries[i].0.clone()).collect();
+            for &index in taken.iter().rev() {
+                self.clock += 1;
+                let e = &mut self.entries[index];
+                e.2 += 1;
+                e.3 = self.clock;
+            }
+            self.entries.retain(|e| e.2 < limit);
+            updates
+        }
+    }
+
+    use std::cmp::Reverse;
+
+    #[test]
+    fn takes_what_the_plain_rule_takes() {
+        let mut rng = super::super::Rng::new(11);
+        for round in 0..200 {
+            let (mut q, mut model) = (UpdateQueue::default(), Model::default());
+            let limit = 1 + rng.below(5) as u32;
+            for step in 0..60 {
+                if rng.below(3) > 0 {
+                    let id = NodeId::new(1 + rng.below(30) as u64).unwrap();
+                    let (addr, incarnation) =
+                        (rng.next_u64() as u32 >> rng.below(32), rng.below(300));
+                    let update = Update::Alive {
+                        id,
+                        addr,
+                        incarnation: incarnation as u64,
+                        meta: vec![0; rng.below(4)],
+                    };
+                    q.push(update.clone());
+                    model.push(update);
+                } else {
+                    let room = 20 + rng.below(120);
+                    let fits = |count: usize, bytes: usize| count <= 12 && bytes <= room;
+                    let expected = model.take(limit, fits);
+                    assert_eq!(q.take(limit, fits), expected, "round {round}, step {step}");
+                }
+                assert_eq!(q.is_empty(), model.entries.is_empty());
             }
         }
     }
@@ -218,5 +322,21 @@ mod tests {
         assert!(q.is_empty(), "each sent twice: gone");
         assert_eq!(retransmit_limit(4, 5), 4);
         assert_eq!(retransmit_limit(4, 100), 12);
+    }
+
+    #[test]
+    fn replaced_entries_are_swept() {
+        let mut q = UpdateQueue::default();
+        for round in 0..1_000 {
+            q.push(alive(1 + round % 3));
+        }
+        assert!(
+            q.stacks[0].len() <= 3 + 64 + 1,
+            "{} items",
+            q.stacks[0].len()
+        );
+        let all = q.take(1, |_, _| true);
+        assert_eq!(all.len(), 3);
+        assert!(q.is_empty());
     }
 }
