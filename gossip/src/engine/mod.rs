@@ -88,6 +88,8 @@ mod timers;
 mod updates;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use rustc_hash::FxHashMap;
 use std::fmt::Debug;
 use std::time::Duration;
 
@@ -161,7 +163,9 @@ pub struct Engine<A> {
     /// The latest `now` seen.
     now: Duration,
     rng: Rng,
-    members: BTreeMap<NodeId, Member<A>>,
+    /// The member table: looked up for every piggybacked update, so a hash table.
+    /// Iterated only through `sorted_members`.
+    members: FxHashMap<NodeId, Member<A>>,
     /// Which members are reachable and since when the others are down, kept by
     /// [`Engine::emit`].
     index: MemberIndex,
@@ -212,7 +216,7 @@ impl<A: Address> Engine<A> {
             phase: Phase::Idle,
             now: Duration::ZERO,
             rng: Rng::new(rng_seed),
-            members: BTreeMap::new(),
+            members: FxHashMap::default(),
             index: MemberIndex::default(),
             tombstones: BTreeMap::new(),
             seeds: Vec::new(),
@@ -429,7 +433,16 @@ impl<A: Address> Engine<A> {
     /// The other members this node knows of (not itself), by id, with phi as of the
     /// latest input.
     pub fn members(&self) -> impl Iterator<Item = MemberInfo<A>> + '_ {
-        self.members.values().map(|m| m.info(self.now))
+        let members = self.sorted_members().into_iter();
+        members.map(|m| m.info(self.now))
+    }
+
+    /// The member table in id order: whatever the table's iteration order is (it may
+    /// differ between platforms), nothing that shapes a run depends on it.
+    fn sorted_members(&self) -> Vec<&Member<A>> {
+        let mut members: Vec<&Member<A>> = self.members.values().collect();
+        members.sort_unstable_by_key(|m| m.id);
+        members
     }
 
     /// One member, if known.
@@ -499,8 +512,14 @@ impl<A: Address> Engine<A> {
 
     /// Members that can be probed and gossiped to, with addresses.
     fn reachable(&self) -> Vec<(NodeId, A)> {
-        let live = self.members.values().filter(|m| m.is_reachable());
-        live.map(|m| (m.id, m.addr.clone())).collect()
+        self.debug_check_index();
+        self.with_addrs(self.index.reachable())
+    }
+
+    /// `ids` of members, with their addresses.
+    fn with_addrs(&self, ids: &[NodeId]) -> Vec<(NodeId, A)> {
+        let addr = |id: &NodeId| (*id, self.members[id].addr.clone());
+        ids.iter().map(addr).collect()
     }
 
     /// `k` random reachable members, as `self.rng.sample(&self.reachable(), k)` would
@@ -541,11 +560,8 @@ impl<A: Address> Engine<A> {
 
     /// Members believed alive (not suspect), with addresses.
     fn alive(&self) -> Vec<(NodeId, A)> {
-        let alive = self
-            .members
-            .values()
-            .filter(|m| m.state == MemberState::Alive);
-        alive.map(|m| (m.id, m.addr.clone())).collect()
+        self.debug_check_index();
+        self.with_addrs(self.index.alive())
     }
 
     /// Cluster size estimate for the log-scaled limits: reachable members plus this node.
@@ -557,12 +573,10 @@ impl<A: Address> Engine<A> {
     /// In debug builds, checks that the index follows the member table.
     fn debug_check_index(&self) {
         if cfg!(debug_assertions) {
-            let reachable = self.members.values().filter(|m| m.is_reachable());
-            let alive = self
-                .members
-                .values()
-                .filter(|m| m.state == MemberState::Alive);
-            let down = self.members.values().filter(|m| !m.is_reachable());
+            let members = self.sorted_members();
+            let reachable = members.iter().filter(|m| m.is_reachable());
+            let alive = members.iter().filter(|m| m.state == MemberState::Alive);
+            let down = members.iter().filter(|m| !m.is_reachable());
             let down: BTreeMap<NodeId, Duration> = down.map(|m| (m.id, m.since)).collect();
             assert!(
                 self.index.reachable().iter().eq(reachable.map(|m| &m.id))

@@ -107,11 +107,6 @@ impl HotQueue {
         self.entries.iter_mut().find(|h| &h.id == id)
     }
 
-    /// The index of the newest payload (after a push).
-    pub(crate) fn newest(&self) -> Option<usize> {
-        self.entries.len().checked_sub(1)
-    }
-
     /// How many payloads are being pushed.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()

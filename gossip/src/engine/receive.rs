@@ -80,11 +80,7 @@ impl<A: Address> Engine<A> {
             Body::IndirectAck { seq } => self.on_indirect_ack(seq),
             Body::Nack { seq } => self.on_nack(seq),
             Body::Gossip => {}
-            Body::Payloads(payloads) => {
-                for payload in payloads {
-                    self.receive_payload(sender, payload);
-                }
-            }
+            Body::Payloads(payloads) => self.receive_payloads(sender, payloads),
             Body::Sync { reply, members } => {
                 for record in members {
                     self.apply_sync_record(sender, record);

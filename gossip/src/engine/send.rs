@@ -105,7 +105,7 @@ impl<A: Address> Engine<A> {
             .config
             .stream_bytes_max
             .saturating_sub(SYNC_HEADROOM_BYTES);
-        let members = self.members.values().map(|m| match m.state {
+        let members = self.sorted_members().into_iter().map(|m| match m.state {
             MemberState::Alive => Update::Alive {
                 id: m.id,
                 addr: m.addr.clone(),
