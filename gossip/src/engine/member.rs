@@ -54,6 +54,8 @@ pub(crate) struct Member<A> {
     pub(crate) since: Duration,
     /// Present while `state` is `Suspect`.
     pub(crate) suspicion: Option<Suspicion>,
+    /// When we last told it that we hold it suspect or dead.
+    pub(crate) told_at: Option<Duration>,
     /// Inter-arrival times of messages from the member.
     pub(crate) heartbeat: PhiAccrual,
     /// Ack delays of our direct probes of the member.

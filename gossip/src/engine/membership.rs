@@ -60,6 +60,7 @@ impl<A: Address> Engine<A> {
             | Update::Dead { incarnation, .. }
             | Update::Left { incarnation, .. } => (incarnation, false),
         };
+        self.doubted |= !alive;
         if (alive && incarnation > self.incarnation) || (!alive && incarnation >= self.incarnation)
         {
             self.refute(incarnation);
@@ -160,6 +161,7 @@ impl<A: Address> Engine<A> {
             meta: meta.clone(),
             since: self.now,
             suspicion: None,
+            told_at: None,
             heartbeat: PhiAccrual::new(window, c.phi_std_deviation_min),
             ack_delay: PhiAccrual::new(window, c.ack_std_deviation_min),
         };

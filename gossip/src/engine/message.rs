@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// The wire version this engine speaks. Bump it on any incompatible change.
-pub(crate) const WIRE_VERSION: u8 = 2;
+pub(crate) const WIRE_VERSION: u8 = 3;
 
 /// Longest metadata a member may announce about itself, in bytes.
 pub const META_BYTES_MAX: usize = 256;
@@ -88,8 +88,14 @@ pub(crate) enum Body<A> {
     Nack { seq: u32 },
     /// Only piggybacked updates.
     Gossip,
-    /// Disseminated payloads.
-    Payloads(Vec<WirePayload>),
+    /// Disseminated payloads: some whole, and the ids of others the sender holds, for
+    /// the receiver to ask for those it lacks (`Want`).
+    Push {
+        payloads: Vec<WirePayload>,
+        have: Vec<[u8; 16]>,
+    },
+    /// Please send these payloads whole (ids from a `Push` this node lacks).
+    Want(Vec<[u8; 16]>),
     /// Full membership (push–pull): on join, and to heal partitions. `reply` answers.
     Sync {
         reply: bool,

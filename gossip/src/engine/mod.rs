@@ -172,6 +172,10 @@ pub struct Engine<A> {
     tombstones: BTreeMap<NodeId, Tombstone>,
     seeds: Vec<A>,
     probe_order: Vec<NodeId>,
+    /// The message being handled said this node is suspect, dead or left.
+    doubted: bool,
+    /// Members this node suspected itself, to remind in turn while they stay suspect.
+    own_suspicions: VecDeque<NodeId>,
     probe_next: usize,
     probe: Option<Probe>,
     next_seq: u32,
@@ -221,6 +225,8 @@ impl<A: Address> Engine<A> {
             tombstones: BTreeMap::new(),
             seeds: Vec::new(),
             probe_order: Vec::new(),
+            own_suspicions: VecDeque::new(),
+            doubted: false,
             probe_next: 0,
             probe: None,
             next_seq: 0,
@@ -403,7 +409,7 @@ impl<A: Address> Engine<A> {
 
     /// Disseminates `payload` under the dedup key `id` (a payload whose id this node has
     /// seen is ignored). It is not delivered back to this node. A payload too large for
-    /// one stream message (`stream_bytes_max` minus about 64 bytes) is not sent at all and
+    /// one stream message (`stream_bytes_max` minus about 100 bytes) is not sent at all and
     /// is counted in [`Stats::payloads_too_large`]: anti-entropy carries it instead.
     /// No effect after [`Engine::leave`].
     pub fn broadcast(&mut self, now: Duration, id: [u8; 16], payload: Vec<u8>) {
@@ -599,7 +605,7 @@ impl<A: Address> Engine<A> {
 
     fn body_kind(body: &Body<A>) -> Kind {
         match body {
-            Body::Payloads(_) | Body::Sync { .. } => Kind::Stream,
+            Body::Push { .. } | Body::Want(_) | Body::Sync { .. } => Kind::Stream,
             _ => Kind::Datagram,
         }
     }

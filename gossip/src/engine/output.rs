@@ -116,8 +116,10 @@ pub struct Stats {
     pub payloads_broadcast: u64,
     /// Payloads received that were new here (and delivered).
     pub payloads_delivered: u64,
-    /// Payload copies sent to peers (first pushes and forwards).
+    /// Whole payload copies pushed to peers (first pushes and forwards).
     pub payloads_sent: u64,
+    /// Whole payload copies sent because a peer asked for an offered id.
+    pub payloads_pulled: u64,
     /// Payloads received that were already seen.
     pub payload_duplicates: u64,
     /// Payloads that stopped early because the push queue was full.

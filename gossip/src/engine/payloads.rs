@@ -1,9 +1,13 @@
 //! Payload bookkeeping for dissemination: the bounded set of ids already seen, and the
 //! bounded queue of payloads still being pushed.
+//!
+//! Both are consulted for every payload and every payload id a message carries, so both
+//! find an id by hashing, not by scanning.
 
 use std::collections::{BTreeSet, VecDeque};
 
 use lattice_crdt::NodeId;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Most members remembered per payload as already holding it.
 const HOLDERS_MAX: usize = 32;
@@ -12,7 +16,7 @@ const HOLDERS_MAX: usize = 32;
 #[derive(Clone, Debug)]
 pub(crate) struct SeenSet {
     order: VecDeque<[u8; 16]>,
-    ids: BTreeSet<[u8; 16]>,
+    ids: FxHashSet<[u8; 16]>,
     capacity: usize,
 }
 
@@ -21,7 +25,7 @@ impl SeenSet {
     pub(crate) fn new(capacity: usize) -> SeenSet {
         SeenSet {
             order: VecDeque::new(),
-            ids: BTreeSet::new(),
+            ids: FxHashSet::default(),
             capacity: capacity.max(1),
         }
     }
@@ -39,6 +43,11 @@ impl SeenSet {
         }
         true
     }
+
+    /// Whether `id` was seen (and not forgotten).
+    pub(crate) fn contains(&self, id: &[u8; 16]) -> bool {
+        self.ids.contains(id)
+    }
 }
 
 /// A payload being pushed.
@@ -48,6 +57,8 @@ pub(crate) struct Hot {
     pub(crate) hops: u16,
     pub(crate) bytes: Vec<u8>,
     pub(crate) rounds_left: u32,
+    /// Not pushed yet: its first round sends it whole; later rounds send only its id.
+    pub(crate) whole: bool,
     /// Members known to hold it (they sent it to us, or we sent it to them).
     pub(crate) holders: BTreeSet<NodeId>,
 }
@@ -61,10 +72,16 @@ impl Hot {
     }
 }
 
-/// Payloads still being pushed, bounded in count and bytes; the oldest go first.
+/// Payloads still being pushed, bounded in count and bytes; the oldest go first. A
+/// payload whose rounds are done stays (and can still be asked for) until it is the
+/// oldest.
 #[derive(Clone, Debug)]
 pub(crate) struct HotQueue {
     entries: VecDeque<Hot>,
+    /// Where each payload is: its number in the order of pushing.
+    index: FxHashMap<[u8; 16], u64>,
+    /// The number of `entries[0]`.
+    first: u64,
     bytes: usize,
     count_max: usize,
     bytes_max: usize,
@@ -75,64 +92,72 @@ impl HotQueue {
     pub(crate) fn new(count_max: usize, bytes_max: usize) -> HotQueue {
         HotQueue {
             entries: VecDeque::new(),
+            index: FxHashMap::default(),
+            first: 0,
             bytes: 0,
             count_max,
             bytes_max,
         }
     }
 
-    /// Adds `hot`, evicting the oldest to stay in bounds; returns how many were evicted.
+    /// Adds `hot`, evicting the oldest to stay in bounds; returns how many of those
+    /// evicted still had rounds to push.
     pub(crate) fn push(&mut self, hot: Hot) -> u64 {
         let mut evicted = 0;
         while !self.entries.is_empty()
             && (self.entries.len() + 1 > self.count_max
                 || self.bytes + hot.bytes.len() > self.bytes_max)
         {
-            self.pop_oldest();
-            evicted += 1;
+            if self.pop_oldest() {
+                evicted += 1;
+            }
         }
         self.bytes += hot.bytes.len();
+        let number = self.first + self.entries.len() as u64;
+        self.index.insert(hot.id, number);
         self.entries.push_back(hot);
         evicted
     }
 
-    fn pop_oldest(&mut self) {
-        if let Some(old) = self.entries.pop_front() {
-            self.bytes -= old.bytes.len();
-        }
+    /// Drops the oldest; true if it still had rounds to push.
+    fn pop_oldest(&mut self) -> bool {
+        let Some(old) = self.entries.pop_front() else {
+            return false;
+        };
+        self.first += 1;
+        self.bytes -= old.bytes.len();
+        self.index.remove(&old.id);
+        old.rounds_left > 0
     }
 
-    /// The payload `id`, if it is still being pushed.
+    /// The payload `id`, if it is still held.
     pub(crate) fn get_mut(&mut self, id: &[u8; 16]) -> Option<&mut Hot> {
-        self.entries.iter_mut().find(|h| &h.id == id)
+        let number = *self.index.get(id)?;
+        self.entries.get_mut((number - self.first) as usize)
     }
 
-    /// How many payloads are being pushed.
+    /// How many payloads are held.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 
-    /// The payload at `index`.
+    /// The payload at `index` (0 is the oldest).
     pub(crate) fn at_mut(&mut self, index: usize) -> &mut Hot {
         &mut self.entries[index]
     }
 
-    /// Drops payloads with no rounds left.
+    /// Drops the oldest payloads while their rounds are done.
     pub(crate) fn retire_finished(&mut self) {
-        let mut bytes = self.bytes;
-        self.entries.retain(|h| {
-            let keep = h.rounds_left > 0;
-            if !keep {
-                bytes -= h.bytes.len();
-            }
-            keep
-        });
-        self.bytes = bytes;
+        while self.entries.front().is_some_and(|h| h.rounds_left == 0) {
+            self.pop_oldest();
+        }
     }
 
     /// Forgets everything.
     pub(crate) fn clear(&mut self) {
+        self.first += self.entries.len() as u64;
         self.entries.clear();
+        self.index.clear();
         self.bytes = 0;
     }
 }
@@ -147,6 +172,7 @@ mod tests {
             hops: 0,
             bytes: vec![0; len],
             rounds_left: 1,
+            whole: true,
             holders: BTreeSet::new(),
         }
     }
@@ -156,8 +182,10 @@ mod tests {
         let mut seen = SeenSet::new(2);
         assert!(seen.insert([1; 16]));
         assert!(!seen.insert([1; 16]));
+        assert!(seen.contains(&[1; 16]));
         assert!(seen.insert([2; 16]));
         assert!(seen.insert([3; 16]));
+        assert!(!seen.contains(&[1; 16]));
         assert!(seen.insert([1; 16]), "forgotten, so new again");
     }
 
@@ -168,10 +196,32 @@ mod tests {
         assert_eq!(q.push(hot(2, 10)), 0);
         assert_eq!(q.push(hot(3, 10)), 1);
         assert!(q.get_mut(&[1; 16]).is_none());
+        assert_eq!(q.get_mut(&[3; 16]).map(|h| h.id), Some([3; 16]));
         assert_eq!(q.push(hot(4, 95)), 2);
         assert_eq!(q.len(), 1);
+        assert_eq!(q.get_mut(&[4; 16]).map(|h| h.bytes.len()), Some(95));
         q.at_mut(0).rounds_left = 0;
         q.retire_finished();
         assert_eq!(q.len(), 0);
+        assert!(q.get_mut(&[4; 16]).is_none());
+    }
+
+    #[test]
+    fn finished_payloads_wait_for_the_older_ones() {
+        let mut q = HotQueue::new(8, 1000);
+        for n in 1..=3 {
+            q.push(hot(n, 10));
+        }
+        q.at_mut(1).rounds_left = 0;
+        q.retire_finished();
+        assert_eq!(q.len(), 3, "the oldest still pushes");
+        assert!(
+            q.get_mut(&[2; 16]).is_some(),
+            "and the finished one can be asked for"
+        );
+        q.at_mut(0).rounds_left = 0;
+        q.retire_finished();
+        assert_eq!(q.len(), 1);
+        assert_eq!(q.get_mut(&[3; 16]).map(|h| h.id), Some([3; 16]));
     }
 }

@@ -5,21 +5,26 @@ use lattice_crdt::NodeId;
 
 use super::message::{Body, WirePayload};
 use super::payloads::Hot;
+use super::receive::PAYLOAD_IDS_PER_MESSAGE_MAX;
 use super::{Address, Engine, Event, MemberState, Phase, Timer};
 
 /// Most bytes of a message around its body: version, sender, address, incarnation,
 /// recipient, tags and lengths.
-const ENVELOPE_BYTES_MAX: usize = 64;
+const ENVELOPE_BYTES_MAX: usize = 80;
 
 /// Most bytes of a payload on the wire besides its own: id, hops, length.
 const PAYLOAD_FRAMING_BYTES: usize = 24;
+
+/// Bytes of one payload id on the wire.
+const PAYLOAD_ID_BYTES: usize = 16;
 
 impl<A: Address> Engine<A> {
     /// Every `gossip_interval`: reap, spread pending updates, push payloads.
     pub(super) fn gossip_round(&mut self) {
         self.reap();
         self.gossip_updates();
-        self.push_payloads(self.hot.len());
+        self.remind_a_suspect();
+        self.push_payloads(false);
         self.hot.retire_finished();
         let next = self.now + self.config.gossip_interval;
         self.timers.set(Timer::Gossip, next);
@@ -36,6 +41,35 @@ impl<A: Address> Engine<A> {
                 break;
             }
             self.send(addr, Some(id), Body::Gossip);
+        }
+    }
+
+    /// Tells one member this node suspects, in turn, that it is suspected (Lifeguard's
+    /// buddy system, made sure of): unless it was told within the last protocol period,
+    /// it gets a message carrying its suspicion, so a member that is alive refutes now.
+    /// Otherwise a suspicion raised while the member was out of reach, whose gossip
+    /// died out, would last its whole timeout (up to `suspicion_max_timeout_mult` times
+    /// the minimum) on this node alone, since round-robin probing comes back to a member
+    /// only once every `n` protocol periods.
+    fn remind_a_suspect(&mut self) {
+        for _ in 0..self.own_suspicions.len() {
+            let Some(id) = self.own_suspicions.pop_front() else {
+                return;
+            };
+            let Some(m) = self.members.get(&id) else {
+                continue;
+            };
+            if m.state != MemberState::Suspect {
+                continue;
+            }
+            self.own_suspicions.push_back(id);
+            let told = m
+                .told_at
+                .is_some_and(|at| self.now < at + self.config.probe_interval);
+            if !told {
+                let addr = m.addr.clone();
+                return self.send(addr, Some(id), Body::Gossip);
+            }
         }
     }
 
@@ -85,7 +119,7 @@ impl<A: Address> Engine<A> {
         self.timers.set(Timer::PushPull, next);
     }
 
-    /// Starts disseminating a payload from this node.
+    /// Starts disseminating a payload from this node: pushed whole at once.
     pub(super) fn start_broadcast(&mut self, id: [u8; 16], bytes: Vec<u8>) {
         if self.phase == Phase::Left {
             return;
@@ -99,13 +133,18 @@ impl<A: Address> Engine<A> {
         }
         self.stats.payloads_broadcast += 1;
         self.start_pushing(id, 0, bytes, None);
-        self.push_payloads(1);
+        self.push_payloads(true);
     }
 
-    /// The payloads of one message from `sender`: delivers the new ones, then pushes them
-    /// on together.
-    pub(super) fn receive_payloads(&mut self, sender: NodeId, payloads: Vec<WirePayload>) {
-        let mut fresh = 0;
+    /// A push from `sender`: delivers the payloads new here (they are pushed on whole in
+    /// the next gossip round), and asks for the offered ids not seen here.
+    pub(super) fn receive_push(
+        &mut self,
+        sender: NodeId,
+        from: A,
+        payloads: Vec<WirePayload>,
+        have: Vec<[u8; 16]>,
+    ) {
         for payload in payloads {
             if !self.seen.insert(payload.id) {
                 self.stats.payload_duplicates += 1;
@@ -123,13 +162,35 @@ impl<A: Address> Engine<A> {
             });
             if self.phase != Phase::Left {
                 self.start_pushing(payload.id, hops, payload.bytes, Some(sender));
-                fresh += 1;
             }
         }
-        self.push_payloads(fresh);
+        let mut want = Vec::new();
+        for id in have {
+            if !self.seen.contains(&id) {
+                want.push(id);
+            } else if let Some(hot) = self.hot.get_mut(&id) {
+                hot.add_holder(sender);
+            }
+        }
+        if !want.is_empty() {
+            self.send(from, Some(sender), Body::Want(want));
+        }
     }
 
-    /// Queues a payload for pushing (the first round is up to the caller).
+    /// `sender` asks for payloads: sends those still held, whole.
+    pub(super) fn send_wanted(&mut self, sender: NodeId, from: A, ids: Vec<[u8; 16]>) {
+        let mut payloads = Vec::new();
+        for id in ids {
+            if let Some(hot) = self.hot.get_mut(&id) {
+                hot.add_holder(sender);
+                payloads.push(wire(hot));
+            }
+        }
+        self.stats.payloads_pulled += payloads.len() as u64;
+        self.send_push(from, sender, payloads, Vec::new());
+    }
+
+    /// Queues a payload for pushing: whole in its first round, by id after.
     fn start_pushing(&mut self, id: [u8; 16], hops: u16, bytes: Vec<u8>, sender: Option<NodeId>) {
         let log = ((self.cluster_size() + 1) as f64).log10().ceil().max(1.0) as u32;
         let mut hot = Hot {
@@ -137,6 +198,7 @@ impl<A: Address> Engine<A> {
             hops,
             bytes,
             rounds_left: self.config.payload_rounds_mult.get() * log,
+            whole: true,
             holders: Default::default(),
         };
         if let Some(sender) = sender {
@@ -145,17 +207,20 @@ impl<A: Address> Engine<A> {
         self.stats.payloads_evicted += self.hot.push(hot);
     }
 
-    /// One push round of the newest `fresh` payloads being pushed (all of them from the
-    /// gossip round): `gossip_nodes` random live members, none known to hold all of them,
-    /// each get in one message (more if they exceed one) every payload they are not known
-    /// to hold. Batching per member keeps a node's messages per round at the fanout, not
-    /// at the fanout times the payloads in flight. With no live member at all (alone, or
-    /// cut off), the round is not spent: the payloads wait, within the queue's bounds,
-    /// for members to appear.
-    pub(super) fn push_payloads(&mut self, fresh: usize) {
-        let from = self.hot.len() - fresh.min(self.hot.len());
-        let pushed: Vec<usize> = (from..self.hot.len())
-            .filter(|&i| self.hot.at_mut(i).rounds_left > 0)
+    /// One push round of the payloads being pushed (only those not pushed yet if
+    /// `only_new`): `gossip_nodes` random live members, none known to hold all of them,
+    /// each get in one message (more if it would exceed `stream_bytes_max`) the payloads
+    /// they are not known to hold: whole in a payload's first round, as ids after. So a
+    /// node sends a payload whole to `gossip_nodes` members and then offers it for its
+    /// remaining rounds, and its messages per round stay at the fanout however many
+    /// payloads are in flight. With no live member at all (alone, or cut off), the round
+    /// is not spent: the payloads wait, within the queue's bounds, for members to appear.
+    pub(super) fn push_payloads(&mut self, only_new: bool) {
+        let pushed: Vec<usize> = (0..self.hot.len())
+            .filter(|&i| {
+                let hot = self.hot.at_mut(i);
+                hot.rounds_left > 0 && (hot.whole || !only_new)
+            })
             .collect();
         if pushed.is_empty() || self.index.alive().is_empty() {
             return;
@@ -165,40 +230,81 @@ impl<A: Address> Engine<A> {
             let holders = &self.hot.at_mut(index).holders;
             holders_of_all.retain(|id| holders.contains(id));
         }
-        for &index in &pushed {
-            self.hot.at_mut(index).rounds_left -= 1;
-        }
         let fanout = self.config.gossip_nodes.get() as usize;
-        let room = self.config.stream_bytes_max - ENVELOPE_BYTES_MAX;
         for (id, addr) in self.sample_alive_except(&holders_of_all, fanout) {
-            let (mut batch, mut bytes) = (Vec::new(), 0);
+            let (mut payloads, mut have) = (Vec::new(), Vec::new());
             for &index in &pushed {
                 let hot = self.hot.at_mut(index);
                 if hot.holders.contains(&id) {
                     continue;
                 }
                 hot.add_holder(id);
-                let size = hot.bytes.len() + PAYLOAD_FRAMING_BYTES;
-                if bytes + size > room && !batch.is_empty() {
-                    self.send_payloads(addr.clone(), id, std::mem::take(&mut batch));
-                    bytes = 0;
+                if hot.whole {
+                    payloads.push(wire(hot));
+                } else {
+                    have.push(hot.id);
                 }
-                bytes += size;
-                let hot = self.hot.at_mut(index);
-                batch.push(WirePayload {
-                    id: hot.id,
-                    hops: hot.hops,
-                    bytes: hot.bytes.clone(),
-                });
             }
-            if !batch.is_empty() {
-                self.send_payloads(addr, id, batch);
-            }
+            self.stats.payloads_sent += payloads.len() as u64;
+            self.send_push(addr, id, payloads, have);
+        }
+        for &index in &pushed {
+            let hot = self.hot.at_mut(index);
+            hot.rounds_left -= 1;
+            hot.whole = false;
         }
     }
 
-    fn send_payloads(&mut self, addr: A, id: NodeId, batch: Vec<WirePayload>) {
-        self.stats.payloads_sent += batch.len() as u64;
-        self.send(addr, Some(id), Body::Payloads(batch));
+    /// Sends `payloads` and `have` to member `id` in as few messages as fit.
+    fn send_push(
+        &mut self,
+        addr: A,
+        id: NodeId,
+        payloads: Vec<WirePayload>,
+        mut have: Vec<[u8; 16]>,
+    ) {
+        let room = self.config.stream_bytes_max - ENVELOPE_BYTES_MAX;
+        let (mut batch, mut bytes) = (Vec::new(), 0);
+        for payload in payloads {
+            let size = payload.bytes.len() + PAYLOAD_FRAMING_BYTES;
+            if bytes + size > room && !batch.is_empty() {
+                let payloads = std::mem::take(&mut batch);
+                self.send(
+                    addr.clone(),
+                    Some(id),
+                    Body::Push {
+                        payloads,
+                        have: Vec::new(),
+                    },
+                );
+                bytes = 0;
+            }
+            bytes += size;
+            batch.push(payload);
+        }
+        // The ids ride with the last payloads as far as they fit, the rest on their own.
+        let ids_room = |bytes: usize| {
+            (room.saturating_sub(bytes) / PAYLOAD_ID_BYTES).min(PAYLOAD_IDS_PER_MESSAGE_MAX)
+        };
+        let mut payloads = batch;
+        loop {
+            let rest = have.split_off(have.len().min(ids_room(bytes)));
+            if !payloads.is_empty() || !have.is_empty() {
+                self.send(addr.clone(), Some(id), Body::Push { payloads, have });
+            }
+            if rest.is_empty() {
+                return;
+            }
+            (payloads, have, bytes) = (Vec::new(), rest, 0);
+        }
+    }
+}
+
+/// A held payload as sent.
+fn wire(hot: &Hot) -> WirePayload {
+    WirePayload {
+        id: hot.id,
+        hops: hot.hops,
+        bytes: hot.bytes.clone(),
     }
 }

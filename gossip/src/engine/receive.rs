@@ -12,6 +12,9 @@ const UPDATES_PER_MESSAGE_MAX: usize = 4096;
 /// Most payloads accepted in one message.
 const PAYLOADS_PER_MESSAGE_MAX: usize = 1024;
 
+/// Most payload ids (offered or asked for) accepted in one message.
+pub(super) const PAYLOAD_IDS_PER_MESSAGE_MAX: usize = 4096;
+
 impl<A: Address> Engine<A> {
     /// Decodes and checks a message without touching any state.
     pub(super) fn decode(&self, bytes: &[u8]) -> Result<Envelope<A>, MessageError> {
@@ -38,7 +41,14 @@ impl<A: Address> Engine<A> {
             ));
         }
         match &envelope.body {
-            Body::Payloads(p) if p.len() > PAYLOADS_PER_MESSAGE_MAX => too_many("payloads"),
+            Body::Push { payloads, .. } if payloads.len() > PAYLOADS_PER_MESSAGE_MAX => {
+                too_many("payloads")
+            }
+            Body::Push { have: ids, .. } | Body::Want(ids)
+                if ids.len() > PAYLOAD_IDS_PER_MESSAGE_MAX =>
+            {
+                too_many("payload ids")
+            }
             Body::Sync { members, .. }
                 if members.len() > self.config.members_max.saturating_add(1) =>
             {
@@ -62,10 +72,35 @@ impl<A: Address> Engine<A> {
             return; // meant for a node that used to live at this address
         }
         self.observe_sender(sender, sender_addr, incarnation);
+        self.doubted = false;
         for update in updates {
             self.apply_update(update);
         }
-        self.handle_body(sender, from, body);
+        let replies = matches!(body, Body::Ping { .. } | Body::Sync { reply: false, .. });
+        self.handle_body(sender, from.clone(), body);
+        if std::mem::take(&mut self.doubted) && !replies && self.phase != Phase::Left {
+            // The sender holds us suspect or dead, maybe at an incarnation we already
+            // refuted: any message from us shows it our current one.
+            return self.send(from, Some(sender), Body::Gossip);
+        }
+        self.tell_if_unaware(sender, from);
+    }
+
+    /// A member we hold suspect or dead has just sent us a message, so it does not know:
+    /// tell it now (at most once per protocol period) rather than whenever our next
+    /// message to it happens to go, so it refutes at once. Without this a stale
+    /// suspicion lasts until it times out, and a stale death until the member hears of
+    /// it by chance.
+    fn tell_if_unaware(&mut self, sender: NodeId, from: A) {
+        let Some(m) = self.members.get(&sender) else {
+            return;
+        };
+        let recently = m
+            .told_at
+            .is_some_and(|at| self.now < at + self.config.probe_interval);
+        if !recently && self.phase != Phase::Left && self.notice_for(sender).is_some() {
+            self.send(from, Some(sender), Body::Gossip);
+        }
     }
 
     fn handle_body(&mut self, sender: NodeId, from: A, body: Body<A>) {
@@ -80,7 +115,8 @@ impl<A: Address> Engine<A> {
             Body::IndirectAck { seq } => self.on_indirect_ack(seq),
             Body::Nack { seq } => self.on_nack(seq),
             Body::Gossip => {}
-            Body::Payloads(payloads) => self.receive_payloads(sender, payloads),
+            Body::Push { payloads, have } => self.receive_push(sender, from, payloads, have),
+            Body::Want(ids) => self.send_wanted(sender, from, ids),
             Body::Sync { reply, members } => {
                 for record in members {
                     self.apply_sync_record(sender, record);

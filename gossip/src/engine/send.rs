@@ -24,6 +24,12 @@ impl<A: Address> Engine<A> {
             .and_then(|id| self.notice_for(id))
             .into_iter()
             .collect();
+        if let Some(m) = to_id.filter(|_| !forced.is_empty()) {
+            let now = self.now;
+            if let Some(m) = self.members.get_mut(&m) {
+                m.told_at = Some(now);
+            }
+        }
         let mut envelope = Envelope {
             sender: self.id,
             sender_addr: self.addr.clone(),
@@ -61,7 +67,7 @@ impl<A: Address> Engine<A> {
 
     /// What `id` should hear about itself: our record of it unless it is alive to us
     /// (a suspicion only with Lifeguard: its "buddy system").
-    fn notice_for(&self, id: NodeId) -> Option<Update<A>> {
+    pub(super) fn notice_for(&self, id: NodeId) -> Option<Update<A>> {
         if let Some(t) = self.tombstones.get(&id) {
             return Some(self.down_record(id, t.incarnation, t.left));
         }
