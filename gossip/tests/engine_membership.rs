@@ -363,3 +363,33 @@ fn member_metadata_reaches_everyone_and_changes_spread() {
     assert!(sim.engine_mut(2).set_meta(too_long).is_err());
     assert_eq!(sim.engine(2).members().count(), n - 1);
 }
+
+#[test]
+fn suspicions_of_a_short_cut_end_soon_after_it_heals() {
+    // Cut off for less than a suspicion timeout, a third of the nodes and the others
+    // suspect each other, and the gossip of those suspicions dies out in the cut. Each suspect is told
+    // of its suspicion within a protocol period of the heal and refutes (or shows the
+    // incarnation it already refuted at): nobody waits for a suspicion to time out.
+    for seed in [29, 31, 37] {
+        let n = 40;
+        let mut sim = Sim::new(n, seed, Config::default(), NetConfig::default());
+        sim.join_all_via_first(millis(10));
+        let all: Vec<usize> = (0..n).collect();
+        let took = sim.run_until_converged(&all, secs(20));
+        check!(sim, took.is_some(), "cluster did not converge");
+        sim.run_for(secs(5));
+        let mut groups = vec![0; n];
+        groups[..n / 3].fill(1);
+        sim.partition(&groups);
+        sim.run_for(millis(3_500));
+        let suspected = (0..n).any(|i| sim.view(i).values().any(|s| *s != MemberState::Alive));
+        check!(sim, suspected, "the cut raised no suspicion");
+        sim.heal();
+        let took = sim.run_until_converged(&all, secs(30));
+        check!(
+            sim,
+            took.is_some_and(|t| t <= secs(3)),
+            "all saw all alive {took:?} after the heal"
+        );
+    }
+}

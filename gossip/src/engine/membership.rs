@@ -192,6 +192,9 @@ impl<A: Address> Engine<A> {
         m.suspicion = Some(suspicion);
         let addr = m.addr.clone();
         self.emit(Event::MemberSuspect { id, addr });
+        if self.config.lifeguard && self.suspects.len() < self.config.members_max {
+            self.suspects.push_back(id);
+        }
         self.updates.push(Update::Suspect {
             id,
             incarnation,

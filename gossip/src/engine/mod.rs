@@ -174,8 +174,8 @@ pub struct Engine<A> {
     probe_order: Vec<NodeId>,
     /// The message being handled said this node is suspect, dead or left.
     doubted: bool,
-    /// Members this node suspected itself, to remind in turn while they stay suspect.
-    own_suspicions: VecDeque<NodeId>,
+    /// Members this node holds suspect, to remind in turn while they stay so.
+    suspects: VecDeque<NodeId>,
     probe_next: usize,
     probe: Option<Probe>,
     next_seq: u32,
@@ -225,7 +225,7 @@ impl<A: Address> Engine<A> {
             tombstones: BTreeMap::new(),
             seeds: Vec::new(),
             probe_order: Vec::new(),
-            own_suspicions: VecDeque::new(),
+            suspects: VecDeque::new(),
             doubted: false,
             probe_next: 0,
             probe: None,

@@ -44,16 +44,17 @@ impl<A: Address> Engine<A> {
         }
     }
 
-    /// Tells one member this node suspects, in turn, that it is suspected (Lifeguard's
-    /// buddy system, made sure of): unless it was told within the last protocol period,
-    /// it gets a message carrying its suspicion, so a member that is alive refutes now.
-    /// Otherwise a suspicion raised while the member was out of reach, whose gossip
-    /// died out, would last its whole timeout (up to `suspicion_max_timeout_mult` times
-    /// the minimum) on this node alone, since round-robin probing comes back to a member
-    /// only once every `n` protocol periods.
+    /// Tells one member this node holds suspect, in turn, that it is suspected
+    /// (Lifeguard's buddy system, made sure of): unless it was told within the last
+    /// protocol period, it gets a message carrying its suspicion, and a member that is
+    /// alive refutes, or answers with the incarnation it already refuted at. Otherwise a
+    /// suspicion that reached this node while the refutation did not would last its whole
+    /// timeout (up to `suspicion_max_timeout_mult` times the minimum, 72 s at 1,000
+    /// members) on this node alone: round-robin probing comes back to a member only once
+    /// every `n` protocol periods. At most one such message per gossip round.
     fn remind_a_suspect(&mut self) {
-        for _ in 0..self.own_suspicions.len() {
-            let Some(id) = self.own_suspicions.pop_front() else {
+        for _ in 0..self.suspects.len() {
+            let Some(id) = self.suspects.pop_front() else {
                 return;
             };
             let Some(m) = self.members.get(&id) else {
@@ -62,7 +63,7 @@ impl<A: Address> Engine<A> {
             if m.state != MemberState::Suspect {
                 continue;
             }
-            self.own_suspicions.push_back(id);
+            self.suspects.push_back(id);
             let told = m
                 .told_at
                 .is_some_and(|at| self.now < at + self.config.probe_interval);

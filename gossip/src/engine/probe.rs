@@ -161,9 +161,6 @@ impl<A: Address> Engine<A> {
         let incarnation = m.incarnation;
         self.stats.suspicions += 1;
         self.apply_suspect(probe.target, incarnation, self.id);
-        if self.config.lifeguard && self.own_suspicions.len() < self.config.members_max {
-            self.own_suspicions.push_back(probe.target);
-        }
     }
 
     /// A direct ack from `from` for our probe `seq`, or for a ping we relay.
