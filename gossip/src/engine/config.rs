@@ -47,10 +47,10 @@ pub struct Config {
     /// Fanout: members each gossip round (and each payload push) goes to. Bound: ..= 64.
     /// 3 reaches a LAN cluster of hundreds in a few rounds.
     pub gossip_nodes: NonZeroU32,
-    /// A payload is pushed for `payload_rounds_mult × ⌈log10(n + 1)⌉` rounds (the first
-    /// right away, the rest on gossip rounds) before the node forgets it. Bound: ..= 16.
-    /// Higher delivers more without anti-entropy's help, at one payload send per extra
-    /// round and fanout member.
+    /// A payload is pushed for `payload_rounds_mult × ⌈log10(n + 1)⌉` gossip rounds, whole
+    /// in the first (right away at its origin) and as an offer of its id after, before the
+    /// node forgets it. Bound: ..= 16. Higher delivers more without anti-entropy's help,
+    /// at one id per extra round and fanout member.
     pub payload_rounds_mult: NonZeroU32,
     /// phi above which a silence is treated as a missed ack (the adaptive probe timeout
     /// is where the ack-delay estimator's phi crosses it). Bound: 1.0 ..= 100.0. 8 means

@@ -54,17 +54,26 @@
 //!   brings it back, so stale gossip never resurrects a dead or left member. A member
 //!   that sends us a message while we hold it dead, left or suspect is told so in our
 //!   next message to it, and refutes.
-//! - **Dissemination.** [`Engine::broadcast`] pushes a payload at once to `gossip_nodes`
-//!   random live members; each node that finds it new delivers it once
-//!   ([`Event::Payload`]) and pushes it on the same way. Each node pushes a payload for
-//!   `payload_rounds_mult × ⌈log10(n + 1)⌉` rounds (the first at once, then one per
-//!   gossip round), skipping members known to hold it; while it knows no live member
-//!   the rounds are not spent, so a payload broadcast while alone or cut off spreads
-//!   once members appear. A single round per node
-//!   ("infect and die") misses about e^(−fanout) of the nodes (6% at fanout 3); the few
-//!   extra rounds bring that to well under one node in a thousand, and anti-entropy
-//!   (the node core's job) repairs the rest. Duplicates are dropped by a FIFO set of
-//!   `seen_payloads_max` ids.
+//! - **Dissemination.** [`Engine::broadcast`] pushes a payload whole at once to
+//!   `gossip_nodes` random live members; each node that finds it new delivers it once
+//!   ([`Event::Payload`]). Each node pushes a payload for
+//!   `payload_rounds_mult × ⌈log10(n + 1)⌉` gossip rounds: whole in the first (at once at
+//!   the origin, in the next round elsewhere), then only its id; a member offered an id it
+//!   has not seen asks for the payload (`Want`) and gets it whole. Each round, the node's
+//!   `gossip_nodes` members get one message each with every payload and id they are not
+//!   known to hold, so a node's messages per round stay at the fanout however many
+//!   payloads are in flight. While the node knows no live member the rounds are not
+//!   spent, so a payload broadcast while alone or cut off spreads once members appear.
+//!   A single whole push per node ("infect and die") misses about e^(−fanout) of the
+//!   nodes (5% at fanout 3); the offers bring that to well under one node in a thousand,
+//!   and anti-entropy (the node core's job) repairs the rest. Duplicates are dropped by a
+//!   FIFO set of `seen_payloads_max` ids.
+//! - **Stale suspicions.** Each gossip round the node reminds one member it holds
+//!   suspect, in turn and each at most once per protocol period, of the suspicion; a
+//!   node told that it is suspect or dead, at any incarnation, answers the sender at once
+//!   (its message shows its current incarnation); and a member we hold suspect or dead
+//!   that sends us a message is told so at once. So a suspicion whose refutation missed
+//!   this node ends within about a protocol period instead of its timeout.
 //!
 //! Every queue is bounded (transmits, events, payloads in count and bytes, seen ids,
 //! relays, members, tombstones) and every message size is checked before decoding.
