@@ -75,6 +75,11 @@ impl<A: Clone> Member<A> {
         }
     }
 
+    /// Whether we told it within `period` before `now` that we hold it suspect or dead.
+    pub(crate) fn told_within(&self, period: Duration, now: Duration) -> bool {
+        self.told_at.is_some_and(|at| now < at + period)
+    }
+
     /// Whether it should be probed and gossiped to.
     pub(crate) fn is_reachable(&self) -> bool {
         matches!(self.state, MemberState::Alive | MemberState::Suspect)

@@ -6,6 +6,7 @@ use lattice_crdt::NodeId;
 use super::message::{Body, WirePayload};
 use super::payloads::Hot;
 use super::receive::PAYLOAD_IDS_PER_MESSAGE_MAX;
+use super::updates::retransmit_limit;
 use super::{Address, Engine, Event, MemberState, Phase, Timer};
 
 /// Most bytes of a message around its body: version, sender, address, incarnation,
@@ -52,7 +53,7 @@ impl<A: Address> Engine<A> {
     /// timeout (up to `suspicion_max_timeout_mult` times the minimum, 72 s at 1,000
     /// members) on this node alone: round-robin probing comes back to a member only once
     /// every `n` protocol periods. At most one such message per gossip round.
-    fn remind_a_suspect(&mut self) {
+    pub(super) fn remind_a_suspect(&mut self) {
         for _ in 0..self.suspects.len() {
             let Some(id) = self.suspects.pop_front() else {
                 return;
@@ -64,10 +65,7 @@ impl<A: Address> Engine<A> {
                 continue;
             }
             self.suspects.push_back(id);
-            let told = m
-                .told_at
-                .is_some_and(|at| self.now < at + self.config.probe_interval);
-            if !told {
+            if !m.told_within(self.config.probe_interval, self.now) {
                 let addr = m.addr.clone();
                 return self.send(addr, Some(id), Body::Gossip);
             }
@@ -193,12 +191,12 @@ impl<A: Address> Engine<A> {
 
     /// Queues a payload for pushing: whole in its first round, by id after.
     fn start_pushing(&mut self, id: [u8; 16], hops: u16, bytes: Vec<u8>, sender: Option<NodeId>) {
-        let log = ((self.cluster_size() + 1) as f64).log10().ceil().max(1.0) as u32;
+        let rounds = retransmit_limit(self.config.payload_rounds_mult.get(), self.cluster_size());
         let mut hot = Hot {
             id,
             hops,
             bytes,
-            rounds_left: self.config.payload_rounds_mult.get() * log,
+            rounds_left: rounds,
             whole: true,
             holders: Default::default(),
         };

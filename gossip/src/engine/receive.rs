@@ -95,10 +95,8 @@ impl<A: Address> Engine<A> {
         let Some(m) = self.members.get(&sender) else {
             return;
         };
-        let recently = m
-            .told_at
-            .is_some_and(|at| self.now < at + self.config.probe_interval);
-        if !recently && self.phase != Phase::Left && self.notice_for(sender).is_some() {
+        let told = m.told_within(self.config.probe_interval, self.now);
+        if !told && self.phase != Phase::Left && self.notice_for(sender).is_some() {
             self.send(from, Some(sender), Body::Gossip);
         }
     }
@@ -126,5 +124,107 @@ impl<A: Address> Engine<A> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Stale suspicions end fast: the node holding one reminds the suspect, and a node
+    //! told it is doubted answers, even when it refuted long ago.
+
+    use std::time::Duration;
+
+    use lattice_crdt::NodeId;
+
+    use super::super::message::{self, Body, Envelope, Update};
+    use super::super::{Config, Engine, MemberState};
+
+    fn id(n: u64) -> NodeId {
+        NodeId::new(n).unwrap()
+    }
+
+    /// Node `n` at address `n`, started alone, knowing node `peer` alive.
+    fn engine(n: u64, peer: u64) -> Engine<u32> {
+        let mut e = Engine::new(id(n), n as u32, Config::default(), n);
+        e.join(Duration::ZERO, &[]);
+        e.apply_alive(id(peer), peer as u32, 0, Some(Vec::new()));
+        sent(&mut e);
+        e
+    }
+
+    /// What the engine sent since the last call, decoded.
+    fn sent(e: &mut Engine<u32>) -> Vec<(u32, Envelope<u32>)> {
+        let max = e.config.stream_bytes_max;
+        std::iter::from_fn(|| e.poll_transmit())
+            .map(|t| (t.to, message::decode(&t.bytes, max).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn a_suspect_is_reminded_once_per_protocol_period_while_suspect() {
+        let mut a = engine(1, 2);
+        // A suspicion heard from node 3, whose gossip is spent: nothing queued is left.
+        a.apply_suspect(id(2), 0, id(3));
+        a.updates = Default::default();
+        sent(&mut a);
+        a.remind_a_suspect();
+        let out = sent(&mut a);
+        let notice = Update::Suspect {
+            id: id(2),
+            incarnation: 0,
+            from: id(1),
+        };
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].0, 2);
+        assert!(out[0].1.updates.contains(&notice), "{out:?}");
+        a.remind_a_suspect();
+        assert!(sent(&mut a).is_empty(), "told within the period");
+        a.now += a.config.probe_interval;
+        a.remind_a_suspect();
+        assert_eq!(sent(&mut a).len(), 1, "told again a period later");
+        a.apply_alive(id(2), 2, 1, None);
+        a.now += a.config.probe_interval;
+        a.remind_a_suspect();
+        assert!(sent(&mut a).is_empty(), "alive again: not reminded");
+        assert!(a.suspects.is_empty());
+    }
+
+    #[test]
+    fn a_node_told_it_is_doubted_answers_with_its_incarnation() {
+        let mut b = engine(2, 1);
+        // b refuted a suspicion long ago; node 1 never heard the refutation.
+        b.apply_update(Update::Suspect {
+            id: id(2),
+            incarnation: 0,
+            from: id(3),
+        });
+        assert_eq!(b.incarnation, 1);
+        sent(&mut b);
+        let reminder = Envelope {
+            sender: id(1),
+            sender_addr: 1u32,
+            incarnation: 0,
+            to: Some(id(2)),
+            body: Body::Gossip,
+            updates: vec![Update::Suspect {
+                id: id(2),
+                incarnation: 0,
+                from: id(1),
+            }],
+        };
+        b.handle_message(Duration::from_secs(1), 1, &message::encode(&reminder))
+            .unwrap();
+        let out = sent(&mut b);
+        assert!(
+            out.iter().any(|(to, e)| *to == 1 && e.incarnation == 1),
+            "{out:?}"
+        );
+        let mut a = engine(1, 2);
+        a.apply_suspect(id(2), 0, id(3));
+        for (_, answer) in out {
+            a.handle_message(Duration::from_secs(1), 2, &message::encode(&answer))
+                .unwrap();
+        }
+        assert_eq!(a.member(id(2)).map(|m| m.state), Some(MemberState::Alive));
     }
 }
