@@ -89,7 +89,9 @@ pub(crate) fn run(args: SimArgs) -> anyhow::Result<i32> {
     print!("{summary}");
     let ratio = simulated.as_secs_f64() / wall;
     let seeds_per_sec = args.seeds as f64 / wall;
-    println!("speed:        {ratio:.0}x simulated/wall time, {seeds_per_sec:.2} seeds per second ({wall:.2} s wall)");
+    // Large clusters run slower than real time: keep two significant digits there.
+    let digits = if ratio < 10.0 { 2 } else { 0 };
+    println!("speed:        {ratio:.digits$}x simulated/wall time, {seeds_per_sec:.2} seeds per second ({wall:.2} s wall)");
     if let Some(path) = &args.json {
         let mut json = summary.to_json();
         json["wall_seconds"] = wall.into();

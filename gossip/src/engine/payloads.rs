@@ -60,15 +60,28 @@ pub(crate) struct Hot {
     /// Not pushed yet: its first round sends it whole; later rounds send only its id.
     pub(crate) whole: bool,
     /// Members known to hold it (they sent it to us, or we sent it to them).
-    pub(crate) holders: BTreeSet<NodeId>,
+    pub(crate) holders: Holders,
 }
 
 impl Hot {
     /// Notes that `member` holds the payload (bounded; forgetting only costs a resend).
     pub(crate) fn add_holder(&mut self, member: NodeId) {
-        if self.holders.len() < HOLDERS_MAX {
-            self.holders.insert(member);
+        if self.holders.0.len() < HOLDERS_MAX && !self.holders.contains(&member) {
+            self.holders.0.push(member);
         }
+    }
+}
+
+/// Members known to hold a payload, at most [`HOLDERS_MAX`]: a few dozen ids, which a
+/// scan finds faster than a tree, and which every id offered or received is checked
+/// against.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Holders(Vec<NodeId>);
+
+impl Holders {
+    /// Whether `member` is known to hold the payload.
+    pub(crate) fn contains(&self, member: &NodeId) -> bool {
+        self.0.contains(member)
     }
 }
 
@@ -136,6 +149,26 @@ impl HotQueue {
         self.entries.get_mut((number - self.first) as usize)
     }
 
+    /// The members known to hold every payload at `indices`.
+    pub(crate) fn held_by_all(&self, indices: &[usize]) -> BTreeSet<NodeId> {
+        let holders = |i: usize| &self.entries[i].holders;
+        let Some(fewest) = indices
+            .iter()
+            .map(|&i| holders(i))
+            .min_by_key(|h| h.0.len())
+        else {
+            return BTreeSet::new();
+        };
+        let mut common = fewest.0.clone();
+        for &i in indices {
+            if common.is_empty() {
+                break;
+            }
+            common.retain(|id| holders(i).contains(id));
+        }
+        common.into_iter().collect()
+    }
+
     /// How many payloads are held.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
@@ -173,7 +206,7 @@ mod tests {
             bytes: vec![0; len],
             rounds_left: 1,
             whole: true,
-            holders: BTreeSet::new(),
+            holders: Holders::default(),
         }
     }
 
@@ -204,6 +237,34 @@ mod tests {
         q.retire_finished();
         assert_eq!(q.len(), 0);
         assert!(q.get_mut(&[4; 16]).is_none());
+    }
+
+    #[test]
+    fn held_by_all_is_the_intersection_of_holders() {
+        let id = |n: u64| NodeId::new(n).unwrap();
+        let mut q = HotQueue::new(8, 1000);
+        for (n, members) in [
+            (1, vec![1, 2, 3, 4]),
+            (2, vec![4, 2, 9]),
+            (3, vec![2, 4, 5, 6]),
+        ] {
+            let mut h = hot(n, 10);
+            for m in members {
+                h.add_holder(id(m));
+                h.add_holder(id(m));
+            }
+            q.push(h);
+        }
+        assert_eq!(q.at_mut(1).holders.0.len(), 3, "each member once");
+        assert_eq!(q.held_by_all(&[0, 1, 2]), BTreeSet::from([id(2), id(4)]));
+        assert_eq!(q.held_by_all(&[0, 2]), BTreeSet::from([id(2), id(4)]));
+        assert_eq!(q.held_by_all(&[0]), (1..=4).map(id).collect());
+        assert!(q.held_by_all(&[]).is_empty());
+        let mut full = hot(4, 10);
+        for m in 1..=HOLDERS_MAX as u64 + 5 {
+            full.add_holder(id(m));
+        }
+        assert_eq!(full.holders.0.len(), HOLDERS_MAX, "bounded");
     }
 
     #[test]

@@ -224,11 +224,7 @@ impl<A: Address> Engine<A> {
         if pushed.is_empty() || self.index.alive().is_empty() {
             return;
         }
-        let mut holders_of_all = self.hot.at_mut(pushed[0]).holders.clone();
-        for &index in &pushed[1..] {
-            let holders = &self.hot.at_mut(index).holders;
-            holders_of_all.retain(|id| holders.contains(id));
-        }
+        let holders_of_all = self.hot.held_by_all(&pushed);
         let fanout = self.config.gossip_nodes.get() as usize;
         for (id, addr) in self.sample_alive_except(&holders_of_all, fanout) {
             let (mut payloads, mut have) = (Vec::new(), Vec::new());
