@@ -122,18 +122,25 @@ struct World<H: Harness> {
     peer_records: Vec<Vec<u8>>,
     model: Model,
     now: u64,
+    /// The replica's settings: the document cache's size varies between runs.
+    config: ReplicaConfig,
 }
 
 impl<H: Harness> World<H> {
-    fn new(mut harness: H) -> Self {
+    fn new(mut harness: H, doc_cache_bytes: usize) -> Self {
         let store = harness.fresh();
+        let config = ReplicaConfig {
+            doc_cache_bytes,
+            ..ReplicaConfig::default()
+        };
         World {
             harness,
-            replica: Some(Replica::open(store, ReplicaConfig::default()).unwrap()),
+            replica: Some(Replica::open(store, config.clone()).unwrap()),
             peer: Replica::open(MemStore::new(node(2)), ReplicaConfig::default()).unwrap(),
             peer_records: Vec::new(),
             model: Model::default(),
             now: 1 << 40,
+            config,
         }
     }
 
@@ -215,7 +222,7 @@ impl<H: Harness> World<H> {
     fn crash(&mut self, keep: usize) {
         let store = self.replica.take().unwrap().into_store();
         let store = self.harness.crash(store, keep);
-        let replica = Replica::open(store, ReplicaConfig::default()).unwrap();
+        let replica = Replica::open(store, self.config.clone()).unwrap();
         // Whatever survived of the unsynced batches is a prefix of them (batches are
         // atomic and ordered); the rest is gone.
         let vv = replica.version_vector().clone();
@@ -247,8 +254,17 @@ impl<H: Harness> World<H> {
     }
 }
 
-fn run<H: Harness>(harness: H, steps: &[Step]) {
-    let mut world = World::new(harness);
+/// Document cache sizes: off, so small that it drops documents all the time, default.
+fn cache_bytes() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        Just(0),
+        Just(300),
+        Just(ReplicaConfig::default().doc_cache_bytes)
+    ]
+}
+
+fn run<H: Harness>(harness: H, steps: &[Step], doc_cache_bytes: usize) {
+    let mut world = World::new(harness, doc_cache_bytes);
     for step in steps {
         world.step(step);
         world.check();
@@ -259,19 +275,19 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
-    fn replica_on_memstore_matches_the_model(steps in steps()) {
-        run(Mem, &steps);
+    fn replica_on_memstore_matches_the_model(steps in steps(), cache in cache_bytes()) {
+        run(Mem, &steps, cache);
     }
 
     #[test]
-    fn replica_on_sled_matches_the_model(steps in steps()) {
-        run(Sled(tempfile::tempdir().unwrap()), &steps);
+    fn replica_on_sled_matches_the_model(steps in steps(), cache in cache_bytes()) {
+        run(Sled(tempfile::tempdir().unwrap()), &steps, cache);
     }
 }
 
 #[test]
 fn a_document_view_survives_restart() {
-    let mut world = World::new(Mem);
+    let mut world = World::new(Mem, ReplicaConfig::default().doc_cache_bytes);
     let ops = vec![Op::Increment {
         field: "n".into(),
         by: 2,

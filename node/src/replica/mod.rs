@@ -14,6 +14,7 @@
 //! durable write; writes lost in a crash were never acknowledged nor sent, so their dots
 //! and timestamps may be reused.
 
+mod cache;
 mod changes;
 mod receipts;
 mod remote;
@@ -37,6 +38,7 @@ use crate::key::{validate_key, KeyError};
 use crate::log::LogRecord;
 use crate::store::{MetaKey, ReceiptId, Store, StoreError};
 use crate::token::SessionToken;
+use cache::DocCache;
 use receipts::Receipt;
 use staged::{load, Staged};
 
@@ -55,6 +57,11 @@ pub struct ReplicaConfig {
     /// How long a write's receipt answers its retries (default 24 h of wall-clock time;
     /// see [`Replica::write_once`]). Receipts take disk space for this long.
     pub retry_window: Duration,
+    /// Decoded documents kept in memory between syncs, bounded by their encoded size
+    /// (default 32 MiB; decoded, they take a few times that). A document written or
+    /// merged into again is then not read back and decoded from the store. 0 turns the
+    /// cache off.
+    pub doc_cache_bytes: usize,
 }
 
 impl Default for ReplicaConfig {
@@ -65,6 +72,7 @@ impl Default for ReplicaConfig {
             doc_bytes_max: 4 << 20,
             record_bytes_max: 4 << 20,
             retry_window: Duration::from_secs(24 * 60 * 60),
+            doc_cache_bytes: 32 << 20,
         }
     }
 }
@@ -179,6 +187,8 @@ pub struct Replica<S> {
     pruned: VersionVector,
     config: ReplicaConfig,
     staged: Staged,
+    /// What the last syncs wrote, decoded.
+    cache: DocCache,
     next_ticket: Ticket,
     /// Where the next [`Replica::expire_receipts`] sweep starts.
     receipt_cursor: Option<ReceiptId>,
@@ -204,6 +214,7 @@ impl<S: Store> Replica<S> {
             node,
             vv,
             pruned,
+            cache: DocCache::new(config.doc_cache_bytes),
             config,
             staged: Staged::default(),
             next_ticket: 1,
@@ -252,8 +263,8 @@ impl<S: Store> Replica<S> {
     /// The document under `key` (staged or stored), its context completed with the
     /// version vector.
     pub fn document(&self, key: &str) -> Result<Document, StoreError> {
-        let mut doc = match self.staged.doc(key) {
-            Some(staged) => staged.clone(),
+        let mut doc = match self.staged.doc(key).or_else(|| self.cache.get(key)) {
+            Some(doc) => doc.clone(),
             None => load(&self.store, key)?.0,
         };
         doc.extend_context(&self.vv);
@@ -302,7 +313,9 @@ impl<S: Store> Replica<S> {
                 held_elsewhere: self.own_elsewhere,
             });
         }
-        let entry = self.staged.entry(&self.store, &self.vv, key)?;
+        let entry = self
+            .staged
+            .entry(&self.store, &mut self.cache, &self.vv, key)?;
         entry.doc.validate(self.node, ops, &self.config.limits)?;
         let bytes = entry.bytes + ops_bytes_estimate(ops);
         if bytes > self.config.doc_bytes_max {
@@ -421,10 +434,13 @@ impl<S: Store> Replica<S> {
     /// Makes every staged write durable; returns what may now be acknowledged and sent.
     pub fn sync(&mut self) -> Result<Synced, StoreError> {
         let staged = std::mem::take(&mut self.staged);
-        let (batch, records) = staged.into_batch(&self.vv, self.meta());
+        let (batch, records, written) = staged.into_batch(&self.vv, self.meta());
         let changed = batch.docs.iter().map(|(key, _)| key.clone()).collect();
         if !batch.is_empty() {
             self.store.write(batch)?;
+        }
+        for (key, doc, bytes) in written {
+            self.cache.put(key, doc, bytes);
         }
         self.store.sync()?;
         Ok(Synced {

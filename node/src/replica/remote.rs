@@ -107,7 +107,9 @@ impl<S: Store> Replica<S> {
 
     /// Joins `theirs` into our document `key`, which grows by at most `bytes`.
     fn merge_doc(&mut self, key: &str, theirs: Document, bytes: usize) -> Result<(), ApplyError> {
-        let entry = self.staged.entry(&self.store, &self.vv, key)?;
+        let entry = self
+            .staged
+            .entry(&self.store, &mut self.cache, &self.vv, key)?;
         let size = entry.bytes + bytes;
         if size > self.config.doc_bytes_max {
             return Err(ApplyError::DocumentTooLarge {

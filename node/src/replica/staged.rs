@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use lattice_crdt::{codec, Document, Dot, VersionVector};
 
+use super::cache::DocCache;
 use super::Ticket;
 use crate::log::LogRecord;
 use crate::store::{MetaKey, ReceiptId, Store, StoreError, WriteBatch};
@@ -59,16 +60,20 @@ impl Staged {
         self.docs.keys()
     }
 
-    /// `key`'s document for changing, loaded from `store` (its context completed with
-    /// `vv`) the first time this round touches it.
+    /// `key`'s document for changing, taken from `cache` or else loaded from `store`
+    /// (its context completed with `vv`) the first time this round touches it.
     pub(super) fn entry<S: Store>(
         &mut self,
         store: &S,
+        cache: &mut DocCache,
         vv: &VersionVector,
         key: &str,
     ) -> Result<&mut StagedDoc, StoreError> {
         if !self.docs.contains_key(key) {
-            let (mut doc, bytes) = load(store, key)?;
+            let (mut doc, bytes) = match cache.take(key) {
+                Some(cached) => cached,
+                None => load(store, key)?,
+            };
             doc.extend_context(vv);
             let staged = StagedDoc {
                 doc,
@@ -116,7 +121,9 @@ impl Staged {
         self.records.iter()
     }
 
-    /// The store batch for this round, and the local records it makes durable.
+    /// The store batch for this round, the local records it makes durable, and the
+    /// documents to cache once it is written: every document this round held that the
+    /// batch leaves stored, with its encoded size.
     ///
     /// A changed document is written with its context completed by `vv`, or deleted when
     /// it holds nothing and `vv` already knows its whole context. An empty document whose
@@ -126,17 +133,23 @@ impl Staged {
         self,
         vv: &VersionVector,
         meta: Vec<(MetaKey, Vec<u8>)>,
-    ) -> (WriteBatch, Vec<LogRecord>) {
-        let docs = self
-            .docs
-            .into_iter()
-            .filter(|(_, s)| s.changed)
-            .map(|(key, mut s)| {
-                s.doc.extend_context(vv);
-                let keep = !s.doc.is_bottom() || !vv.includes(s.doc.context());
-                (key, keep.then(|| codec::encode(&s.doc)))
-            })
-            .collect();
+    ) -> (WriteBatch, Vec<LogRecord>, Vec<(String, Document, usize)>) {
+        let mut docs = Vec::new();
+        let mut cache = Vec::with_capacity(self.docs.len());
+        for (key, mut s) in self.docs {
+            if !s.changed {
+                cache.push((key, s.doc, s.bytes));
+                continue;
+            }
+            s.doc.extend_context(vv);
+            if s.doc.is_bottom() && vv.includes(s.doc.context()) {
+                docs.push((key, None));
+                continue;
+            }
+            let bytes = codec::encode(&s.doc);
+            cache.push((key.clone(), s.doc, bytes.len()));
+            docs.push((key, Some(bytes)));
+        }
         let batch = WriteBatch {
             docs,
             log: self.log,
@@ -148,6 +161,6 @@ impl Staged {
                 .map(|(id, change)| (id, change.map(|(_, bytes)| bytes)))
                 .collect(),
         };
-        (batch, self.records)
+        (batch, self.records, cache)
     }
 }
