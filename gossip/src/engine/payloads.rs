@@ -9,8 +9,11 @@ use std::collections::{BTreeSet, VecDeque};
 use lattice_crdt::NodeId;
 use rustc_hash::{FxHashMap, FxHashSet};
 
-/// Most members remembered per payload as already holding it.
-const HOLDERS_MAX: usize = 32;
+/// Most members remembered per payload as already holding it: enough to spare the
+/// sender and the members it pushed to, in one cache line, scanned for every id
+/// offered or received. In a large cluster a random pick rarely lands on a holder
+/// anyway; in a small one this is most of the members.
+const HOLDERS_MAX: usize = 8;
 
 /// Ids of payloads already seen, forgetting the oldest beyond a capacity (FIFO).
 #[derive(Clone, Debug)]
@@ -66,22 +69,32 @@ pub(crate) struct Hot {
 impl Hot {
     /// Notes that `member` holds the payload (bounded; forgetting only costs a resend).
     pub(crate) fn add_holder(&mut self, member: NodeId) {
-        if self.holders.0.len() < HOLDERS_MAX && !self.holders.contains(&member) {
-            self.holders.0.push(member);
+        if self.holders.contains(&member) {
+            return;
+        }
+        if let Some(free) = self.holders.0.iter_mut().find(|slot| slot.is_none()) {
+            *free = Some(member);
         }
     }
 }
 
-/// Members known to hold a payload, at most [`HOLDERS_MAX`]: a few dozen ids, which a
-/// scan finds faster than a tree, and which every id offered or received is checked
-/// against.
+/// Members known to hold a payload, at most [`HOLDERS_MAX`], kept inline (no pointer
+/// to chase) and found by a scan; free slots are `None`, after the taken ones.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Holders(Vec<NodeId>);
+pub(crate) struct Holders([Option<NodeId>; HOLDERS_MAX]);
 
 impl Holders {
     /// Whether `member` is known to hold the payload.
     pub(crate) fn contains(&self, member: &NodeId) -> bool {
-        self.0.contains(member)
+        self.0.contains(&Some(*member))
+    }
+
+    fn len(&self) -> usize {
+        self.0.iter().take_while(|slot| slot.is_some()).count()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.0.iter().map_while(|slot| *slot)
     }
 }
 
@@ -152,14 +165,10 @@ impl HotQueue {
     /// The members known to hold every payload at `indices`.
     pub(crate) fn held_by_all(&self, indices: &[usize]) -> BTreeSet<NodeId> {
         let holders = |i: usize| &self.entries[i].holders;
-        let Some(fewest) = indices
-            .iter()
-            .map(|&i| holders(i))
-            .min_by_key(|h| h.0.len())
-        else {
+        let Some(fewest) = indices.iter().map(|&i| holders(i)).min_by_key(|h| h.len()) else {
             return BTreeSet::new();
         };
-        let mut common = fewest.0.clone();
+        let mut common: Vec<NodeId> = fewest.iter().collect();
         for &i in indices {
             if common.is_empty() {
                 break;
@@ -255,7 +264,7 @@ mod tests {
             }
             q.push(h);
         }
-        assert_eq!(q.at_mut(1).holders.0.len(), 3, "each member once");
+        assert_eq!(q.at_mut(1).holders.len(), 3, "each member once");
         assert_eq!(q.held_by_all(&[0, 1, 2]), BTreeSet::from([id(2), id(4)]));
         assert_eq!(q.held_by_all(&[0, 2]), BTreeSet::from([id(2), id(4)]));
         assert_eq!(q.held_by_all(&[0]), (1..=4).map(id).collect());
@@ -264,7 +273,9 @@ mod tests {
         for m in 1..=HOLDERS_MAX as u64 + 5 {
             full.add_holder(id(m));
         }
-        assert_eq!(full.holders.0.len(), HOLDERS_MAX, "bounded");
+        assert_eq!(full.holders.len(), HOLDERS_MAX, "bounded");
+        assert!(full.holders.contains(&id(HOLDERS_MAX as u64)));
+        assert!(!full.holders.contains(&id(HOLDERS_MAX as u64 + 1)));
     }
 
     #[test]
