@@ -1,12 +1,15 @@
 //! An in-memory [`Store`] that loses what was not synced when it "crashes".
 //!
-//! The simulator and the replica's tests run on it. It keeps two layers: the durable
-//! contents (what the last [`Store::sync`] covered) and the batches written since, in
-//! order. Reads see both. [`MemStore::crash`] drops every unsynced batch;
-//! [`MemStore::crash_keeping`] keeps a prefix of them, as a real disk may have persisted
-//! some of the unsynced writes before the crash (sled recovers a prefix of its log, each
-//! batch whole or not at all). Everything is ordered (`BTreeMap`), nothing reads a clock
-//! or a random source, so a simulation replays bit for bit.
+//! The simulator and the replica's tests run on it. It keeps one copy of the contents,
+//! which reads see, and for every batch written since the last [`Store::sync`] an undo
+//! record: the values that batch replaced. A sync forgets the undo records;
+//! [`MemStore::crash`] rolls every unsynced batch back, newest first;
+//! [`MemStore::crash_keeping`] rolls back all but a prefix of them, as a real disk may
+//! have persisted some of the unsynced writes before the crash (sled recovers a prefix
+//! of its log, each batch whole or not at all). So a write moves its bytes in and a sync
+//! copies nothing: a simulated cluster holds each node's data once. Everything is ordered
+//! (`BTreeMap`), nothing reads a clock or a random source, so a simulation replays bit
+//! for bit.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -24,32 +27,66 @@ struct Contents {
     receipts: BTreeMap<ReceiptId, Vec<u8>>,
 }
 
+/// What one batch replaced, in the order it changed things: `None` where a key was
+/// absent. Undone in reverse, it restores the contents from before the batch.
+#[derive(Clone, Debug, Default)]
+struct Undo {
+    docs: Vec<(String, Option<Vec<u8>>)>,
+    log: Vec<(Dot, Option<Vec<u8>>)>,
+    meta: Vec<(MetaKey, Option<Vec<u8>>)>,
+    receipts: Vec<(ReceiptId, Option<Vec<u8>>)>,
+}
+
+/// Puts (`Some`) or removes (`None`) `key`, returning what was there.
+fn set<K: Ord, V>(map: &mut BTreeMap<K, V>, key: K, value: Option<V>) -> Option<V> {
+    match value {
+        Some(value) => map.insert(key, value),
+        None => map.remove(&key),
+    }
+}
+
+/// Undoes `changes` to `map`, newest first.
+fn undo_changes<K: Ord, V>(map: &mut BTreeMap<K, V>, changes: Vec<(K, Option<V>)>) {
+    for (key, old) in changes.into_iter().rev() {
+        set(map, key, old);
+    }
+}
+
 impl Contents {
     /// Applies a batch in the order both stores use: documents in order, then log puts,
     /// then log deletes, then metadata, then receipts in order (a later change to a key
-    /// wins).
-    fn apply(&mut self, batch: &WriteBatch) {
-        for (key, value) in &batch.docs {
-            match value {
-                Some(bytes) => self.docs.insert(key.clone(), bytes.clone()),
-                None => self.docs.remove(key),
-            };
+    /// wins). Returns what it replaced.
+    fn apply(&mut self, batch: WriteBatch) -> Undo {
+        let mut undo = Undo::default();
+        for (key, value) in batch.docs {
+            let old = set(&mut self.docs, key.clone(), value);
+            undo.docs.push((key, old));
         }
-        for (dot, record) in &batch.log {
-            self.log.insert(*dot, record.clone());
+        for (dot, record) in batch.log {
+            let old = self.log.insert(dot, record);
+            undo.log.push((dot, old));
         }
-        for dot in &batch.log_deletes {
-            self.log.remove(dot);
+        for dot in batch.log_deletes {
+            let old = self.log.remove(&dot);
+            undo.log.push((dot, old));
         }
-        for (key, value) in &batch.meta {
-            self.meta.insert(*key, value.clone());
+        for (key, value) in batch.meta {
+            let old = self.meta.insert(key, value);
+            undo.meta.push((key, old));
         }
-        for (id, value) in &batch.receipts {
-            match value {
-                Some(bytes) => self.receipts.insert(*id, bytes.clone()),
-                None => self.receipts.remove(id),
-            };
+        for (id, value) in batch.receipts {
+            let old = set(&mut self.receipts, id, value);
+            undo.receipts.push((id, old));
         }
+        undo
+    }
+
+    /// Rolls back the batch that `undo` came from.
+    fn roll_back(&mut self, undo: Undo) {
+        undo_changes(&mut self.receipts, undo.receipts);
+        undo_changes(&mut self.meta, undo.meta);
+        undo_changes(&mut self.log, undo.log);
+        undo_changes(&mut self.docs, undo.docs);
     }
 }
 
@@ -62,12 +99,10 @@ impl Contents {
 #[derive(Clone, Debug)]
 pub struct MemStore {
     node: NodeId,
-    /// What survives any crash: the state at the last sync.
-    durable: Contents,
-    /// Batches written since the last sync, oldest first.
-    pending: Vec<WriteBatch>,
-    /// `durable` with `pending` applied: what reads see.
-    visible: Contents,
+    /// Everything written, synced or not: what reads see.
+    contents: Contents,
+    /// For each batch written since the last sync, oldest first, what it replaced.
+    unsynced: Vec<Undo>,
 }
 
 impl MemStore {
@@ -75,16 +110,15 @@ impl MemStore {
     pub fn new(node: NodeId) -> MemStore {
         MemStore {
             node,
-            durable: Contents::default(),
-            pending: Vec::new(),
-            visible: Contents::default(),
+            contents: Contents::default(),
+            unsynced: Vec::new(),
         }
     }
 
     /// How many batches were written since the last sync (or crash): what a crash now
     /// would lose.
     pub fn pending_batches(&self) -> usize {
-        self.pending.len()
+        self.unsynced.len()
     }
 
     /// Models a crash that loses every batch written since the last sync. What was
@@ -98,12 +132,11 @@ impl MemStore {
     /// unsynced writes, but always a prefix of them. The kept batches become durable,
     /// as the restarted node read them back from disk.
     pub fn crash_keeping(&mut self, keep: usize) {
-        let keep = keep.min(self.pending.len());
-        for batch in self.pending.drain(..keep) {
-            self.durable.apply(&batch);
+        while self.unsynced.len() > keep {
+            let undo = self.unsynced.pop().expect("more than keep");
+            self.contents.roll_back(undo);
         }
-        self.pending.clear();
-        self.visible = self.durable.clone();
+        self.unsynced.clear();
     }
 }
 
@@ -113,7 +146,7 @@ impl Store for MemStore {
     }
 
     fn doc(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.visible.docs.get(key).cloned())
+        Ok(self.contents.docs.get(key).cloned())
     }
 
     fn docs_after(
@@ -128,7 +161,7 @@ impl Store for MemStore {
             _ => Bound::Included(prefix),
         };
         Ok(self
-            .visible
+            .contents
             .docs
             .range::<str, _>((start, Bound::Unbounded))
             .take_while(|(key, _)| key.starts_with(prefix))
@@ -139,7 +172,7 @@ impl Store for MemStore {
 
     fn log_floor(&self, origin: NodeId, seq: u64) -> Result<Option<(Dot, Vec<u8>)>, StoreError> {
         let range = Dot::new(origin, 0)..=Dot::new(origin, seq);
-        let floor = self.visible.log.range(range).next_back();
+        let floor = self.contents.log.range(range).next_back();
         Ok(floor.map(|(dot, record)| (*dot, record.clone())))
     }
 
@@ -155,7 +188,7 @@ impl Store for MemStore {
         }
         let range = Dot::new(origin, from)..=Dot::new(origin, to);
         Ok(self
-            .visible
+            .contents
             .log
             .range(range)
             .take(limit)
@@ -164,11 +197,11 @@ impl Store for MemStore {
     }
 
     fn meta(&self, key: MetaKey) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.visible.meta.get(&key).cloned())
+        Ok(self.contents.meta.get(&key).cloned())
     }
 
     fn receipt(&self, id: &ReceiptId) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.visible.receipts.get(id).cloned())
+        Ok(self.contents.receipts.get(id).cloned())
     }
 
     fn receipts_after(
@@ -178,7 +211,7 @@ impl Store for MemStore {
     ) -> Result<Vec<(ReceiptId, Vec<u8>)>, StoreError> {
         let start = after.map_or(Bound::Unbounded, Bound::Excluded);
         Ok(self
-            .visible
+            .contents
             .receipts
             .range::<ReceiptId, _>((start, Bound::Unbounded))
             .take(limit)
@@ -187,15 +220,13 @@ impl Store for MemStore {
     }
 
     fn write(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
-        self.visible.apply(&batch);
-        self.pending.push(batch);
+        let undo = self.contents.apply(batch);
+        self.unsynced.push(undo);
         Ok(())
     }
 
     fn sync(&mut self) -> Result<(), StoreError> {
-        for batch in self.pending.drain(..) {
-            self.durable.apply(&batch);
-        }
+        self.unsynced.clear();
         Ok(())
     }
 }
