@@ -64,8 +64,11 @@ pub struct RunReport {
     pub messages_per_node_per_sec: f64,
     /// Bytes per node per simulated second.
     pub bytes_per_node_per_sec: f64,
-    /// Records applied by anti-entropy (repairs of what dissemination lost).
+    /// Records applied by anti-entropy: what dissemination lost, or had not brought yet.
     pub repairs: u64,
+    /// Records dissemination brought to a node that already had them: anti-entropy got
+    /// there first, or the node had them before a restart (its seen-set starts empty).
+    pub late_deltas: u64,
     /// Checkers that ran and passed.
     pub checks: Vec<&'static str>,
     /// Membership transitions and faults over simulated time, for plots (not part of
@@ -212,8 +215,9 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "repairs:      {} records applied by anti-entropy",
-            self.total(|r| r.repairs)
+            "repairs:      {} records applied by anti-entropy; {} records came by dissemination after they were there (anti-entropy was first, or a restart)",
+            self.total(|r| r.repairs),
+            self.total(|r| r.late_deltas)
         )?;
         if let Some(run) = self.runs.first() {
             writeln!(f, "checks:       {} passed", run.checks.join(", "))?;

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use lattice_gossip::engine::MemberState;
 
-use super::{Ev, Simulation, QUIET_MAX};
+use lattice_node::NodeStats;
+
+use super::{Ev, SimNode, Simulation, QUIET_MAX};
 use crate::check::{check_document, check_not_lost};
 use crate::report::RunReport;
 use crate::timeline::Timeline;
@@ -145,11 +147,14 @@ impl Simulation {
             .iter()
             .filter_map(|c| c.detected.map(|d| (d - c.at).as_millis() as u64))
             .collect::<Vec<_>>();
-        let repairs = self
-            .nodes
-            .iter()
-            .map(|x| x.repairs_before + x.core.as_ref().map_or(0, |c| c.stats().repairs))
-            .sum();
+        let stat = |before: fn(&SimNode) -> u64, now: fn(NodeStats) -> u64| -> u64 {
+            self.nodes
+                .iter()
+                .map(|x| before(x) + x.core.as_ref().map_or(0, |c| now(c.stats())))
+                .sum()
+        };
+        let repairs = stat(|x| x.repairs_before, |s| s.repairs);
+        let late_deltas = stat(|x| x.late_deltas_before, |s| s.deltas_duplicate);
         RunReport {
             command: self.options.command(),
             seed: self.options.seed,
@@ -175,6 +180,7 @@ impl Simulation {
             messages_per_node_per_sec: self.counters.messages as f64 / n / secs,
             bytes_per_node_per_sec: self.counters.bytes as f64 / n / secs,
             repairs,
+            late_deltas,
             checks: vec![
                 "convergence",
                 "membership converged",

@@ -100,6 +100,8 @@ struct SimNode {
     pending: Vec<Pending>,
     /// Anti-entropy repairs of cores that crashed.
     repairs_before: u64,
+    /// Records that reached cores that crashed by dissemination, already there.
+    late_deltas_before: u64,
     /// The last acknowledged write's HLC timestamp (kept across restarts).
     last_timestamp: Option<Timestamp>,
     /// When it last started, restarted, paused or resumed.
@@ -356,6 +358,7 @@ impl SimNode {
             epoch: 0,
             pending: Vec::new(),
             repairs_before: 0,
+            late_deltas_before: 0,
             last_timestamp: None,
             disturbed_at: Duration::ZERO,
             declared_dead: 0,

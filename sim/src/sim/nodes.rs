@@ -62,6 +62,7 @@ impl Simulation {
         let node = &mut self.nodes[i];
         let core = node.core.take()?;
         node.repairs_before += core.stats().repairs;
+        node.late_deltas_before += core.stats().deltas_duplicate;
         let mut store = core.into_replica().into_store();
         store.crash();
         node.store = Some(store);
