@@ -508,8 +508,7 @@ impl<S: Store, A: Address> NodeCore<S, A> {
     ) -> Result<(), FrameError> {
         let message = SyncMessage::decode(body, &self.limits)?;
         if let SyncMessage::Digest { vv } = &message {
-            let sender =
-                peer.or_else(|| self.gossip.members().find(|m| m.addr == from).map(|m| m.id));
+            let sender = peer.or_else(|| self.gossip.member_at(&from));
             if let Some(sender) = sender {
                 self.peer_digests.insert(sender, vv.clone());
             }

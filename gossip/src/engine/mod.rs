@@ -452,6 +452,17 @@ impl<A: Address> Engine<A> {
         members.map(|m| m.info(self.now))
     }
 
+    /// The member at `addr` (the lowest id, should several share it), found by a scan
+    /// of the table without sorting it: for every frame whose sender is known only by
+    /// address.
+    pub fn member_at(&self, addr: &A) -> Option<NodeId> {
+        self.members
+            .values()
+            .filter(|m| m.addr == *addr)
+            .map(|m| m.id)
+            .min()
+    }
+
     /// The member table in id order: whatever the table's iteration order is (it may
     /// differ between platforms), nothing that shapes a run depends on it.
     fn sorted_members(&self) -> Vec<&Member<A>> {
