@@ -66,9 +66,9 @@ impl<S: Store> Replica<S> {
             return Ok(Applied::Duplicate);
         }
         self.observe(now, &record.delta)?;
-        self.merge_doc(&record.key, record.delta.clone(), bytes.len())?;
+        self.merge_doc(&record.key, record.delta, bytes.len())?;
         self.vv.join(&own);
-        self.staged.push_log(&record);
+        self.staged.push_log(record.first, bytes.to_vec());
         Ok(Applied::New)
     }
 

@@ -87,13 +87,14 @@ impl Staged {
 
     /// Records a local write batch.
     pub(super) fn push_local(&mut self, record: LogRecord) {
-        self.push_log(&record);
+        self.push_log(record.first, record.encode());
         self.records.push(record);
     }
 
-    /// Records a batch received from a peer, in its original encoding.
-    pub(super) fn push_log(&mut self, record: &LogRecord) {
-        self.log.push((record.first, record.encode()));
+    /// Records a batch received from a peer under its first dot, in its original
+    /// encoding (`bytes`, already checked by decoding them).
+    pub(super) fn push_log(&mut self, first: Dot, bytes: Vec<u8>) {
+        self.log.push((first, bytes));
     }
 
     /// Records log deletions (pruning).
