@@ -233,3 +233,40 @@ fn payloads_offered_by_id_are_pulled_by_those_that_lack_them() {
         "delivery ratio {ratio:.4} under 15% loss, {pulled} payloads pulled"
     );
 }
+
+#[test]
+fn a_payload_is_pushing_while_its_rounds_last() {
+    let seed = 29;
+    let n = 10;
+    let mut sim = Sim::new(n, seed, Config::default(), NetConfig::default());
+    sim.join_all_via_first(millis(10));
+    let live: Vec<usize> = (0..n).collect();
+    check!(
+        sim,
+        sim.run_until_converged(&live, secs(20)).is_some(),
+        "cluster did not converge"
+    );
+    let id = payload_id(1);
+    check!(
+        sim,
+        !sim.engine(0).is_pushing(&id),
+        "pushing before the broadcast"
+    );
+    sim.broadcast(0, id, b"payload".to_vec());
+    check!(
+        sim,
+        sim.engine(0).is_pushing(&id),
+        "the origin is not pushing its payload"
+    );
+    sim.run_for(millis(250));
+    let pushing = (1..n).filter(|&i| sim.engine(i).is_pushing(&id)).count();
+    check!(sim, pushing > 0, "no receiver pushes the payload on");
+    // Rounds: mult × ⌈log10(n + 1)⌉ = 4 at 10 nodes, 200 ms each.
+    sim.run_for(secs(3));
+    let pushing = (0..n).filter(|&i| sim.engine(i).is_pushing(&id)).count();
+    check!(
+        sim,
+        pushing == 0,
+        "{pushing} nodes still push after their rounds"
+    );
+}

@@ -290,8 +290,8 @@ impl<S: Store, A: Address> NodeCore<S, A> {
 
     /// Asks peers at once for the dots of `past` this node lacks, for a session waiting
     /// on them, rather than waiting for dissemination or the next anti-entropy round:
-    /// sends a digest (the start of an anti-entropy exchange, answered with the missing
-    /// records) to each live origin of the missing dots — an origin holds all its own
+    /// sends an urgent digest (answered with every missing record, those dissemination is
+    /// still pushing included) to each live origin of the missing dots — an origin holds all its own
     /// writes — or, when none of them is live, to one live member. Each peer is asked at
     /// most once per 100 ms, so callers may call this on every round while sessions wait.
     pub fn pull(&mut self, now: Duration, past: &VersionVector) {
@@ -324,7 +324,7 @@ impl<S: Store, A: Address> NodeCore<S, A> {
                 continue;
             }
             self.pulled.insert(*id, now);
-            let digest = self.replica.digest();
+            let digest = self.replica.urgent_digest();
             self.send_sync(addr.clone(), &digest);
         }
     }
@@ -507,7 +507,7 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         body: &[u8],
     ) -> Result<(), FrameError> {
         let message = SyncMessage::decode(body, &self.limits)?;
-        if let SyncMessage::Digest { vv } = &message {
+        if let SyncMessage::Digest { vv, .. } = &message {
             let sender = peer.or_else(|| self.gossip.member_at(&from));
             if let Some(sender) = sender {
                 self.peer_digests.insert(sender, vv.clone());
@@ -519,7 +519,11 @@ impl<S: Store, A: Address> NodeCore<S, A> {
             SyncMessage::Records { complete: true, .. } | SyncMessage::Snapshot { next: None, .. }
         );
         let before = self.replica.version_vector().clone();
-        let outcome = self.replica.handle_sync(wall, message, &self.limits)?;
+        let gossip = &self.gossip;
+        let pushing = |first: Dot| gossip.is_pushing(&dedup_id(first));
+        let outcome = self
+            .replica
+            .handle_sync(wall, message, &self.limits, &pushing)?;
         if self.replica.version_vector() != &before {
             self.dirty = true;
         }

@@ -3,13 +3,19 @@
 //! A node that wants to repair with a peer sends a [`SyncMessage::Digest`] of its
 //! version vector. The peer answers with the log records the sender lacks (bounded; the
 //! sender asks again while `complete` is false), or, when its log was pruned below the
-//! sender's needs, with snapshot pages that the sender pulls one by one. A digest also
-//! tells the receiver what it lacks itself, so it sends its own digest back when the
-//! sender has dots it does not: one exchange repairs both directions. The serving side
-//! keeps no state per peer (a snapshot's base version vector and cursor travel in the
-//! messages).
+//! sender's needs, with snapshot pages that the sender pulls one by one. A digest that
+//! starts an exchange also tells the receiver what it lacks itself, so it sends its own
+//! digest back (one that asks for no digest in return) when the sender has dots it does
+//! not: one exchange repairs both directions. The serving side keeps no state per peer
+//! (a snapshot's base version vector and cursor travel in the messages).
+//!
+//! The answer to a digest leaves out the records the caller says dissemination is still
+//! pushing (the node core names those its gossip engine has not finished with): they
+//! are on their way, and otherwise the periodic exchanges would fetch a second copy of
+//! a good part of all fresh records. An `urgent` digest, sent for a client session
+//! waiting on dots, is answered in full.
 
-use lattice_crdt::{codec, VersionVector, NTP64};
+use lattice_crdt::{codec, Dot, VersionVector, NTP64};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -44,6 +50,13 @@ pub enum SyncMessage {
     Digest {
         /// The sender's version vector.
         vv: VersionVector,
+        /// Records that dissemination is still pushing are wanted too (a client session
+        /// waits on them); otherwise they are left out.
+        urgent: bool,
+        /// The start of an exchange: answer with your own digest too if this one shows
+        /// dots you lack. A digest sent in answer, or to ask for more, sets it false, so
+        /// that two nodes never trade digests back and forth.
+        echo: bool,
     },
     /// Log records the receiver lacks.
     Records {
@@ -112,25 +125,40 @@ pub struct SyncOutcome {
 impl<S: Store> Replica<S> {
     /// The digest that starts an exchange.
     pub fn digest(&self) -> SyncMessage {
+        self.digest_of(false, true)
+    }
+
+    /// The digest that asks a peer for everything this replica lacks at once, records
+    /// still being disseminated included: for a client session waiting on them.
+    pub fn urgent_digest(&self) -> SyncMessage {
+        self.digest_of(true, true)
+    }
+
+    fn digest_of(&self, urgent: bool, echo: bool) -> SyncMessage {
         SyncMessage::Digest {
             vv: self.version_vector().clone(),
+            urgent,
+            echo,
         }
     }
 
-    /// Handles an anti-entropy message from a peer at local wall time `now`. Changes
-    /// are durable after the next sync.
+    /// Handles an anti-entropy message from a peer at local wall time `now`; the answer
+    /// to a digest that is not urgent leaves out the records whose first dot `pushing`
+    /// names. Changes are durable after the next sync.
     pub fn handle_sync(
         &mut self,
         now: NTP64,
         message: SyncMessage,
         limits: &SyncLimits,
+        pushing: &dyn Fn(Dot) -> bool,
     ) -> Result<SyncOutcome, SyncError> {
         let mut out = SyncOutcome::default();
         match message {
-            SyncMessage::Digest { vv } => {
-                out.replies.push(self.answer_digest(&vv, limits)?);
-                if !self.version_vector().includes(&vv) {
-                    out.replies.push(self.digest());
+            SyncMessage::Digest { vv, urgent, echo } => {
+                let withhold: &dyn Fn(Dot) -> bool = if urgent { &|_| false } else { pushing };
+                out.replies.push(self.answer_digest(&vv, limits, withhold)?);
+                if echo && !self.version_vector().includes(&vv) {
+                    out.replies.push(self.digest_of(false, false));
                 }
             }
             SyncMessage::Records { records, complete } => {
@@ -140,7 +168,7 @@ impl<S: Store> Replica<S> {
                     }
                 }
                 if !complete {
-                    out.replies.push(self.digest());
+                    out.replies.push(self.digest_of(false, false));
                 }
             }
             SyncMessage::Snapshot {
@@ -155,7 +183,7 @@ impl<S: Store> Replica<S> {
                     Some(after) => out.replies.push(SyncMessage::SnapshotNext { base, after }),
                     None => {
                         self.finish_snapshot(&base);
-                        out.replies.push(self.digest());
+                        out.replies.push(self.digest_of(false, false));
                     }
                 }
             }
@@ -171,8 +199,9 @@ impl<S: Store> Replica<S> {
         &self,
         peer: &VersionVector,
         limits: &SyncLimits,
+        withhold: &dyn Fn(Dot) -> bool,
     ) -> Result<SyncMessage, StoreError> {
-        match self.catch_up(peer, limits.records_max)? {
+        match self.catch_up_except(peer, limits.records_max, withhold)? {
             CatchUp::Records { records, complete } => {
                 Ok(SyncMessage::Records { records, complete })
             }

@@ -29,7 +29,7 @@ fn exchange(replicas: &mut [Replica<MemStore>], a: usize, b: usize, limits: &Syn
         let from = if to == a { b } else { a };
         let message = SyncMessage::decode(&bytes, limits).unwrap();
         let outcome = replicas[to]
-            .handle_sync(NTP64(1 << 40), message, limits)
+            .handle_sync(NTP64(1 << 40), message, limits, &|_| false)
             .unwrap();
         replicas[to].sync().unwrap();
         in_flight.extend(outcome.replies.iter().map(|m| (from, m.encode())));
@@ -145,7 +145,9 @@ fn a_snapshot_never_claims_a_dot_its_pages_lack() {
     // snapshot, within the same round.
     let mut in_flight = VecDeque::from([(0, r[1].digest())]);
     while let Some((to, message)) = in_flight.pop_front() {
-        let outcome = r[to].handle_sync(now, message, &limits).unwrap();
+        let outcome = r[to]
+            .handle_sync(now, message, &limits, &|_| false)
+            .unwrap();
         if to == 1 {
             r[1].sync().unwrap();
         }
@@ -163,4 +165,70 @@ fn a_snapshot_never_claims_a_dot_its_pages_lack() {
     r[0].sync().unwrap();
     exchange(&mut r, 1, 0, &limits);
     assert_eq!(r[1].document("x").unwrap().to_json()["n"], 1);
+}
+
+/// A digest's answer leaves out the records the caller says dissemination is still
+/// pushing, and says it is complete; an urgent digest (a session waiting) gets them all.
+#[test]
+fn a_digest_leaves_pushed_records_to_dissemination_and_an_urgent_one_gets_them() {
+    let mut r = cluster(2);
+    let now = NTP64(1 << 40);
+    let inc = [Op::Increment {
+        field: "n".into(),
+        by: 1,
+    }];
+    let mut firsts = Vec::new();
+    for _ in 0..3 {
+        r[0].write(now, "x", &inc, None).unwrap();
+        firsts.push(r[0].sync().unwrap().records[0].first);
+    }
+    let limits = SyncLimits::default();
+    let pushing = |dot: lattice_crdt::Dot| dot == firsts[1];
+    let answer = |r: &mut [Replica<MemStore>], message: SyncMessage| {
+        let outcome = r[0].handle_sync(now, message, &limits, &pushing).unwrap();
+        match &outcome.replies[0] {
+            SyncMessage::Records { records, complete } => (records.len(), *complete),
+            other => panic!("expected records, got {other:?}"),
+        }
+    };
+    let digest = r[1].digest();
+    assert_eq!(
+        answer(&mut r, digest),
+        (2, true),
+        "the pushed record is left out"
+    );
+    let urgent = r[1].urgent_digest();
+    assert_eq!(
+        answer(&mut r, urgent),
+        (3, true),
+        "an urgent digest gets every record"
+    );
+}
+
+/// Two replicas that each hold a record the other lacks, both still being pushed: the
+/// exchange ends after one digest back, instead of trading digests for as long as the
+/// records are pushed.
+#[test]
+fn digests_sent_back_ask_for_no_digest_in_return() {
+    let mut r = cluster(2);
+    let now = NTP64(1 << 40);
+    let inc = [Op::Increment {
+        field: "n".into(),
+        by: 1,
+    }];
+    for replica in r.iter_mut() {
+        replica.write(now, "x", &inc, None).unwrap();
+        replica.sync().unwrap();
+    }
+    let limits = SyncLimits::default();
+    let mut in_flight = VecDeque::from([(1, r[0].digest())]);
+    let mut messages = 0;
+    while let Some((to, message)) = in_flight.pop_front() {
+        messages += 1;
+        assert!(messages < 100, "the exchange does not end");
+        let outcome = r[to].handle_sync(now, message, &limits, &|_| true).unwrap();
+        in_flight.extend(outcome.replies.into_iter().map(|m| (1 - to, m)));
+    }
+    // Digest, then records (none: withheld) and a digest back, then records (none).
+    assert_eq!(messages, 4);
 }

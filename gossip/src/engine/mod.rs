@@ -426,6 +426,13 @@ impl<A: Address> Engine<A> {
         self.start_broadcast(id, payload);
     }
 
+    /// Whether this node is still pushing payload `id`: it broadcast or received it less
+    /// than its dissemination rounds ago, so the members that lack it should have it
+    /// within those rounds. Anti-entropy leaves such payloads to dissemination.
+    pub fn is_pushing(&self, id: &[u8; 16]) -> bool {
+        self.hot.get(id).is_some_and(|hot| hot.rounds_left > 0)
+    }
+
     /// The next message to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit<A>> {
         let transmit = self.transmits.pop_front()?;

@@ -157,6 +157,12 @@ impl HotQueue {
     }
 
     /// The payload `id`, if it is still held.
+    pub(crate) fn get(&self, id: &[u8; 16]) -> Option<&Hot> {
+        let number = *self.index.get(id)?;
+        self.entries.get((number - self.first) as usize)
+    }
+
+    /// The payload `id`, if it is still held, for changing.
     pub(crate) fn get_mut(&mut self, id: &[u8; 16]) -> Option<&mut Hot> {
         let number = *self.index.get(id)?;
         self.entries.get_mut((number - self.first) as usize)

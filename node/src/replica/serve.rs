@@ -1,7 +1,7 @@
 //! Serving peers: what this replica has that a peer lacks, as log records or, when the
 //! log was pruned below the peer's needs, as a snapshot; and pruning the log.
 
-use lattice_crdt::{codec, DotRange, NodeId, VersionVector};
+use lattice_crdt::{codec, Dot, DotRange, NodeId, VersionVector};
 
 use super::Replica;
 use crate::log::LogRecord;
@@ -38,6 +38,18 @@ impl<S: Store> Replica<S> {
         peer: &VersionVector,
         records_max: usize,
     ) -> Result<CatchUp, StoreError> {
+        self.catch_up_except(peer, records_max, &|_| false)
+    }
+
+    /// Like [`catch_up`](Replica::catch_up), leaving out the records whose first dot
+    /// `withhold` names (an answer is `complete` without them): anti-entropy leaves the
+    /// records that dissemination is still pushing to it.
+    pub fn catch_up_except(
+        &self,
+        peer: &VersionVector,
+        records_max: usize,
+        withhold: &dyn Fn(Dot) -> bool,
+    ) -> Result<CatchUp, StoreError> {
         let missing = peer.missing_ranges(&self.vv);
         if missing
             .iter()
@@ -47,7 +59,7 @@ impl<S: Store> Replica<S> {
         }
         let mut records = Vec::new();
         for range in missing {
-            if !self.collect_range(range, records_max, &mut records)? {
+            if !self.collect_range(range, records_max, withhold, &mut records)? {
                 return Ok(CatchUp::Records {
                     records,
                     complete: false,
@@ -60,16 +72,18 @@ impl<S: Store> Replica<S> {
         })
     }
 
-    /// Appends the records covering `range` to `out`; `false` once `out` is full.
+    /// Appends the records covering `range` to `out`, but those `withhold` names;
+    /// `false` once `out` is full.
     fn collect_range(
         &self,
         range: DotRange,
         records_max: usize,
+        withhold: &dyn Fn(Dot) -> bool,
         out: &mut Vec<Vec<u8>>,
     ) -> Result<bool, StoreError> {
         // A batch that began before the range may still cover its start.
         if let Some((dot, bytes)) = self.store.log_floor(range.origin, range.first)? {
-            if dot.seq < range.first && record_last(&bytes)? >= range.first {
+            if dot.seq < range.first && !withhold(dot) && record_last(&bytes)? >= range.first {
                 if out.len() == records_max {
                     return Ok(false);
                 }
@@ -85,7 +99,8 @@ impl<S: Store> Replica<S> {
             let page = self.store.log_range(range.origin, from, range.last, room)?;
             let Some((last, _)) = page.last() else { break };
             from = last.seq + 1;
-            out.extend(page.into_iter().map(|(_, bytes)| bytes));
+            let kept = page.into_iter().filter(|(dot, _)| !withhold(*dot));
+            out.extend(kept.map(|(_, bytes)| bytes));
         }
         Ok(true)
     }
