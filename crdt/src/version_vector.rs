@@ -12,6 +12,10 @@ use smallvec::SmallVec;
 
 use crate::{Dot, NodeId};
 
+/// How many times more origins `self` must have than `other` for a join to search for
+/// each of `other`'s origins rather than walk both lists.
+const SEARCH_JOIN_RATIO: usize = 8;
+
 /// A set of dots, stored per origin as a prefix plus ranges.
 #[derive(Clone, Default, PartialEq, Eq, Hash, Debug, Deserialize)]
 #[serde(try_from = "Vec<OriginWire>")]
@@ -219,9 +223,16 @@ impl VersionVector {
 
     /// Adds every dot of `other` (set union, the lattice join). Both lists of origins
     /// are sorted, so one pass over them finds the shared origins, and origins new here
-    /// are merged in at the end: linear, not a search per origin. Documents' contexts are
-    /// joined with the replica's whole vector this way on every load and every sync.
+    /// are merged in at the end: linear, not a search per origin. A vector of a few
+    /// origins (a delta's context, one record's dots) joins into a much larger one by a
+    /// binary search per origin instead, so its cost does not grow with the cluster.
     pub fn join(&mut self, other: &VersionVector) {
+        if other.origins.len() * SEARCH_JOIN_RATIO < self.origins.len() {
+            for (origin, seqs) in &other.origins {
+                self.entry(*origin).join(seqs);
+            }
+            return;
+        }
         let mut i = 0;
         let mut new = Vec::new();
         for (origin, seqs) in &other.origins {
@@ -456,9 +467,21 @@ mod model {
 
     use super::*;
 
-    fn runs() -> impl Strategy<Value = Vec<(u64, u64, u64)>> {
+    /// Runs of dots: (origin, first, length).
+    type Runs = Vec<(u64, u64, u64)>;
+
+    fn runs() -> impl Strategy<Value = Runs> {
         // (origin, first, length): small numbers so runs overlap, touch and leave gaps.
         prop::collection::vec((1u64..8, 1u64..40, 0u64..6), 0..24)
+    }
+
+    /// Runs over many origins, and a few runs over some of them: a document's context
+    /// and one record's dots.
+    fn wide_and_few() -> impl Strategy<Value = (Runs, Runs)> {
+        (
+            prop::collection::vec((1u64..60, 1u64..40, 0u64..6), 40..120),
+            prop::collection::vec((1u64..64, 1u64..40, 0u64..6), 1..4),
+        )
     }
 
     fn build(runs: &[(u64, u64, u64)]) -> (VersionVector, BTreeSet<Dot>) {
@@ -507,6 +530,22 @@ mod model {
             // The representation is canonical: equal sets are equal values.
             let (rebuilt, _) = build(&ma.iter().map(|d| (d.origin.get(), d.seq, 0)).collect::<Vec<_>>());
             prop_assert_eq!(rebuilt, va);
+        }
+
+        /// A join of a few origins into many searches for each (see `SEARCH_JOIN_RATIO`)
+        /// and must give what the walk over both lists gives the other way round.
+        #[test]
+        fn a_few_origins_join_many_like_any_join((wide, few) in wide_and_few()) {
+            let (vw, mw) = build(&wide);
+            let (vf, mf) = build(&few);
+            prop_assume!(vf.origins.len() * SEARCH_JOIN_RATIO < vw.origins.len());
+            let mut searched = vw.clone();
+            searched.join(&vf);
+            let mut walked = vf.clone();
+            walked.join(&vw);
+            let union: BTreeSet<Dot> = mw.union(&mf).copied().collect();
+            prop_assert_eq!(dots(&searched), union);
+            prop_assert_eq!(searched, walked);
         }
     }
 }

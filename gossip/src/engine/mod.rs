@@ -191,6 +191,9 @@ pub struct Engine<A> {
     relays: BTreeMap<u32, Relay<A>>,
     awareness: Awareness,
     updates: UpdateQueue<A>,
+    /// Ids of the payloads seen. A payload in `hot` was seen whether or not `seen`
+    /// still remembers it (it may be configured smaller), so ids are looked up in `hot`
+    /// first: the one look most copies and offers need.
     seen: SeenSet,
     hot: HotQueue,
     timers: Timers,

@@ -145,11 +145,14 @@ impl<A: Address> Engine<A> {
         have: Vec<[u8; 16]>,
     ) {
         for payload in payloads {
+            // Most copies are of payloads still being pushed here: one look finds them.
+            if let Some(hot) = self.hot.get_mut(&payload.id) {
+                self.stats.payload_duplicates += 1;
+                hot.add_holder(sender);
+                continue;
+            }
             if !self.seen.insert(payload.id) {
                 self.stats.payload_duplicates += 1;
-                if let Some(hot) = self.hot.get_mut(&payload.id) {
-                    hot.add_holder(sender);
-                }
                 continue;
             }
             self.stats.payloads_delivered += 1;
@@ -165,10 +168,10 @@ impl<A: Address> Engine<A> {
         }
         let mut want = Vec::new();
         for id in have {
-            if !self.seen.contains(&id) {
-                want.push(id);
-            } else if let Some(hot) = self.hot.get_mut(&id) {
+            if let Some(hot) = self.hot.get_mut(&id) {
                 hot.add_holder(sender);
+            } else if !self.seen.contains(&id) {
+                want.push(id);
             }
         }
         if !want.is_empty() {

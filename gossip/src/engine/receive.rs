@@ -137,7 +137,7 @@ mod tests {
     use lattice_crdt::NodeId;
 
     use super::super::message::{self, Body, Envelope, Update};
-    use super::super::{Config, Engine, MemberState};
+    use super::super::{Config, Engine, Event, MemberState};
 
     fn id(n: u64) -> NodeId {
         NodeId::new(n).unwrap()
@@ -158,6 +158,40 @@ mod tests {
         std::iter::from_fn(|| e.poll_transmit())
             .map(|t| (t.to, message::decode(&t.bytes, max).unwrap()))
             .collect()
+    }
+
+    /// A payload still being pushed here counts as seen even when the seen set, sized
+    /// smaller than the push queue, has forgotten its id: a copy is not delivered again
+    /// and an offer of it is not asked for.
+    #[test]
+    fn a_payload_still_pushed_is_not_taken_or_asked_for_again() {
+        let config = Config {
+            seen_payloads_max: 16,
+            payload_queue_max: 64,
+            ..Config::default()
+        };
+        let mut a = Engine::new(id(1), 1, config, 1);
+        a.join(Duration::ZERO, &[]);
+        a.apply_alive(id(2), 2, 0, Some(Vec::new()));
+        for n in 0..40u8 {
+            a.broadcast(Duration::ZERO, [n; 16], vec![n]);
+        }
+        assert!(!a.seen.contains(&[0; 16]) && a.is_pushing(&[0; 16]));
+        sent(&mut a);
+        let copy = message::WirePayload {
+            id: [0; 16],
+            hops: 1,
+            bytes: vec![0],
+        };
+        a.receive_push(id(2), 2, vec![copy], vec![[0; 16]]);
+        let asked = sent(&mut a)
+            .into_iter()
+            .any(|(_, e)| matches!(e.body, Body::Want(_)));
+        assert!(!asked, "an offer of a payload held was asked for");
+        assert!(
+            std::iter::from_fn(|| a.poll_event()).all(|e| !matches!(e, Event::Payload { .. })),
+            "a copy of a payload held was delivered again"
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@
 
 mod cache;
 mod changes;
+mod growth;
 mod receipts;
 mod remote;
 mod serve;
@@ -29,7 +30,8 @@ pub use serve::{CatchUp, SnapshotPage};
 use std::time::Duration;
 
 use lattice_crdt::{
-    codec, DocLimits, Document, Hlc, NodeId, Op, OpError, VersionVector, MAX_DRIFT_DEFAULT, NTP64,
+    codec, DocLimits, Document, DotRange, Hlc, NodeId, Op, OpError, VersionVector,
+    MAX_DRIFT_DEFAULT, NTP64,
 };
 use serde_json::Value;
 use thiserror::Error;
@@ -39,6 +41,7 @@ use crate::log::LogRecord;
 use crate::store::{MetaKey, ReceiptId, Store, StoreError};
 use crate::token::SessionToken;
 use cache::DocCache;
+use growth::Growth;
 use receipts::Receipt;
 use staged::{load, Staged};
 
@@ -184,6 +187,8 @@ pub struct Replica<S> {
     node: NodeId,
     hlc: Hlc,
     vv: VersionVector,
+    /// The latest growth of `vv`, for completing cached documents' contexts.
+    growth: Growth,
     pruned: VersionVector,
     config: ReplicaConfig,
     staged: Staged,
@@ -213,6 +218,7 @@ impl<S: Store> Replica<S> {
             store,
             node,
             vv,
+            growth: Growth::default(),
             pruned,
             cache: DocCache::new(config.doc_cache_bytes),
             config,
@@ -313,9 +319,9 @@ impl<S: Store> Replica<S> {
                 held_elsewhere: self.own_elsewhere,
             });
         }
-        let entry = self
-            .staged
-            .entry(&self.store, &mut self.cache, &self.vv, key)?;
+        let entry =
+            self.staged
+                .entry(&self.store, &mut self.cache, (&self.vv, &self.growth), key)?;
         entry.doc.validate(self.node, ops, &self.config.limits)?;
         let bytes = entry.bytes + ops_bytes_estimate(ops);
         if bytes > self.config.doc_bytes_max {
@@ -330,8 +336,13 @@ impl<S: Store> Replica<S> {
         entry.bytes = bytes;
         entry.changed = true;
         let view = entry.doc.to_json();
-        self.vv
-            .insert_range(self.node, first.seq..=first.seq + count - 1);
+        let dots = DotRange {
+            origin: self.node,
+            first: first.seq,
+            last: first.seq + count - 1,
+        };
+        self.vv.insert_range(self.node, dots.first..=dots.last);
+        self.growth.note(dots);
         self.staged.push_local(LogRecord {
             first,
             count,
@@ -434,13 +445,13 @@ impl<S: Store> Replica<S> {
     /// Makes every staged write durable; returns what may now be acknowledged and sent.
     pub fn sync(&mut self) -> Result<Synced, StoreError> {
         let staged = std::mem::take(&mut self.staged);
-        let (batch, records, written) = staged.into_batch(&self.vv, self.meta());
+        let (batch, records, written) = staged.into_batch((&self.vv, &self.growth), self.meta());
         let changed = batch.docs.iter().map(|(key, _)| key.clone()).collect();
         if !batch.is_empty() {
             self.store.write(batch)?;
         }
-        for (key, doc, bytes) in written {
-            self.cache.put(key, doc, bytes);
+        for (key, doc, bytes, completed) in written {
+            self.cache.put(key, doc, bytes, completed);
         }
         self.store.sync()?;
         Ok(Synced {

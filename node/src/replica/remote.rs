@@ -68,6 +68,7 @@ impl<S: Store> Replica<S> {
         self.observe(now, &record.delta)?;
         self.merge_doc(&record.key, record.delta, bytes.len())?;
         self.vv.join(&own);
+        self.growth.note(range);
         self.staged.push_log(record.first, bytes.to_vec());
         Ok(Applied::New)
     }
@@ -103,13 +104,14 @@ impl<S: Store> Replica<S> {
     /// Durable after the next sync.
     pub fn finish_snapshot(&mut self, base: &VersionVector) {
         self.vv.join(base);
+        self.growth.forget();
     }
 
     /// Joins `theirs` into our document `key`, which grows by at most `bytes`.
     fn merge_doc(&mut self, key: &str, theirs: Document, bytes: usize) -> Result<(), ApplyError> {
-        let entry = self
-            .staged
-            .entry(&self.store, &mut self.cache, &self.vv, key)?;
+        let entry =
+            self.staged
+                .entry(&self.store, &mut self.cache, (&self.vv, &self.growth), key)?;
         let size = entry.bytes + bytes;
         if size > self.config.doc_bytes_max {
             return Err(ApplyError::DocumentTooLarge {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use lattice_crdt::{codec, Document, Dot, VersionVector};
 
 use super::cache::DocCache;
+use super::growth::{Growth, Mark};
 use super::Ticket;
 use crate::log::LogRecord;
 use crate::store::{MetaKey, ReceiptId, Store, StoreError, WriteBatch};
@@ -18,7 +19,12 @@ pub(super) struct StagedDoc {
     pub(super) bytes: usize,
     /// Whether this round changed it (only changed documents are written).
     pub(super) changed: bool,
+    /// Where its context was completed with the version vector.
+    completed: Mark,
 }
+
+/// A document to cache after a sync: key, document, encoded size, completion mark.
+pub(super) type ToCache = (String, Document, usize, Mark);
 
 /// The changes of one group-commit round.
 #[derive(Debug, Default)]
@@ -61,24 +67,29 @@ impl Staged {
     }
 
     /// `key`'s document for changing, taken from `cache` or else loaded from `store`
-    /// (its context completed with `vv`) the first time this round touches it.
+    /// (its context completed with `vv`, which grew as `growth` says) the first time
+    /// this round touches it.
     pub(super) fn entry<S: Store>(
         &mut self,
         store: &S,
         cache: &mut DocCache,
-        vv: &VersionVector,
+        (vv, growth): (&VersionVector, &Growth),
         key: &str,
     ) -> Result<&mut StagedDoc, StoreError> {
         if !self.docs.contains_key(key) {
-            let (mut doc, bytes) = match cache.take(key) {
-                Some(cached) => cached,
-                None => load(store, key)?,
+            let (mut doc, bytes, completed) = match cache.take(key) {
+                Some((doc, bytes, completed)) => (doc, bytes, Some(completed)),
+                None => {
+                    let (doc, bytes) = load(store, key)?;
+                    (doc, bytes, None)
+                }
             };
-            doc.extend_context(vv);
+            growth.complete(&mut doc, completed, vv);
             let staged = StagedDoc {
                 doc,
                 bytes,
                 changed: false,
+                completed: growth.mark(),
             };
             self.docs.insert(key.to_owned(), staged);
         }
@@ -124,31 +135,32 @@ impl Staged {
 
     /// The store batch for this round, the local records it makes durable, and the
     /// documents to cache once it is written: every document this round held that the
-    /// batch leaves stored, with its encoded size.
+    /// batch leaves stored, with its encoded size and completion mark.
     ///
-    /// A changed document is written with its context completed by `vv`, or deleted when
+    /// A changed document is written with its context completed by `vv` (which grew as
+    /// `growth` says), or deleted when
     /// it holds nothing and `vv` already knows its whole context. An empty document whose
     /// context knows dots not applied here yet (a delete that overtook the write it
     /// removes) is kept until they arrive, or they would come back to life.
     pub(super) fn into_batch(
         self,
-        vv: &VersionVector,
+        (vv, growth): (&VersionVector, &Growth),
         meta: Vec<(MetaKey, Vec<u8>)>,
-    ) -> (WriteBatch, Vec<LogRecord>, Vec<(String, Document, usize)>) {
+    ) -> (WriteBatch, Vec<LogRecord>, Vec<ToCache>) {
         let mut docs = Vec::new();
         let mut cache = Vec::with_capacity(self.docs.len());
         for (key, mut s) in self.docs {
             if !s.changed {
-                cache.push((key, s.doc, s.bytes));
+                cache.push((key, s.doc, s.bytes, s.completed));
                 continue;
             }
-            s.doc.extend_context(vv);
+            growth.complete(&mut s.doc, Some(s.completed), vv);
             if s.doc.is_bottom() && vv.includes(s.doc.context()) {
                 docs.push((key, None));
                 continue;
             }
             let bytes = codec::encode(&s.doc);
-            cache.push((key.clone(), s.doc, bytes.len()));
+            cache.push((key.clone(), s.doc, bytes.len(), growth.mark()));
             docs.push((key, Some(bytes)));
         }
         let batch = WriteBatch {
