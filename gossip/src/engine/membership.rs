@@ -308,6 +308,8 @@ impl<A: Address> Engine<A> {
             incarnation: m.incarnation,
             left: m.state == MemberState::Left,
             expires: self.now + self.config.tombstone_ttl,
+            addr: m.addr.clone(),
+            told_at: m.told_at,
         };
         self.tombstones.insert(id, tombstone);
         self.emit(Event::MemberReaped { id, addr: m.addr });

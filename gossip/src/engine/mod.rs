@@ -151,12 +151,16 @@ enum Phase {
 #[error("member metadata of {0} bytes exceeds {META_BYTES_MAX}")]
 pub struct MetaTooLong(pub usize);
 
-/// A reaped member's last known incarnation, kept to fence off stale news.
+/// A reaped member's last known incarnation, kept to fence off stale news, and where it
+/// was, so that a member reaped while it was only cut off is still retried.
 #[derive(Clone, Debug)]
-struct Tombstone {
+struct Tombstone<A> {
     incarnation: u64,
     left: bool,
     expires: Duration,
+    addr: A,
+    /// When we last told it that we hold it dead.
+    told_at: Option<Duration>,
 }
 
 /// One node's membership and dissemination state machine. See the module doc.
@@ -178,7 +182,7 @@ pub struct Engine<A> {
     /// Which members are reachable and since when the others are down, kept by
     /// [`Engine::emit`].
     index: MemberIndex,
-    tombstones: BTreeMap<NodeId, Tombstone>,
+    tombstones: BTreeMap<NodeId, Tombstone<A>>,
     seeds: Vec<A>,
     probe_order: Vec<NodeId>,
     /// The message being handled said this node is suspect, dead or left.

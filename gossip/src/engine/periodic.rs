@@ -82,14 +82,22 @@ impl<A: Address> Engine<A> {
         self.timers.set(Timer::AntiEntropy, next);
     }
 
-    /// Every `rejoin_interval`: a full sync with one dead member and one seed that is not
-    /// a live member, so failed joins are retried and partitions heal.
+    /// Every `rejoin_interval`: a full sync with one dead member (reaped ones included,
+    /// until their tombstones expire) and one seed that is not a live member, so failed
+    /// joins are retried and partitions heal. The sync carries our record of the member,
+    /// so one that is alive refutes it, and the news of that brings it back everywhere.
     pub(super) fn rejoin_round(&mut self) {
+        let reaped = self
+            .tombstones
+            .iter()
+            .filter(|(_, t)| !t.left)
+            .map(|(id, t)| (*id, t.addr.clone()));
         let dead: Vec<(NodeId, A)> = self
             .sorted_members()
             .into_iter()
             .filter(|m| m.state == MemberState::Dead)
             .map(|m| (m.id, m.addr.clone()))
+            .chain(reaped)
             .collect();
         if let Some((id, addr)) = self.rng.sample(&dead, 1).pop() {
             self.send_sync(addr, Some(id), false);

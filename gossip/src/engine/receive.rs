@@ -91,11 +91,15 @@ impl<A: Address> Engine<A> {
     /// message to it happens to go, so it refutes at once. Without this a stale
     /// suspicion lasts until it times out, and a stale death until the member hears of
     /// it by chance.
+    /// A member reaped while it was only cut off is told too: until it refutes, its
+    /// tombstone refuses news of it alive at the incarnation it still has.
     fn tell_if_unaware(&mut self, sender: NodeId, from: A) {
-        let Some(m) = self.members.get(&sender) else {
-            return;
+        let (period, now) = (self.config.probe_interval, self.now);
+        let told = match (self.members.get(&sender), self.tombstones.get(&sender)) {
+            (Some(m), _) => m.told_within(period, now),
+            (None, Some(t)) => t.told_at.is_some_and(|at| now < at + period),
+            (None, None) => return,
         };
-        let told = m.told_within(self.config.probe_interval, self.now);
         if !told && self.phase != Phase::Left && self.notice_for(sender).is_some() {
             self.send(from, Some(sender), Body::Gossip);
         }
@@ -192,6 +196,59 @@ mod tests {
             std::iter::from_fn(|| a.poll_event()).all(|e| !matches!(e, Event::Payload { .. })),
             "a copy of a payload held was delivered again"
         );
+    }
+
+    /// A member declared dead while it was only cut off, then reaped, keeps the
+    /// incarnation that its tombstone refuses, and hears of it from nobody once that
+    /// gossip is spent. It is told when it writes to us and retried by the rejoin round,
+    /// each carrying its death, so it refutes and is back.
+    #[test]
+    fn a_member_reaped_while_cut_off_is_told_and_retried_until_it_refutes() {
+        let mut a = engine(1, 2);
+        a.apply_update(Update::Dead {
+            id: id(2),
+            incarnation: 0,
+            from: id(3),
+        });
+        a.now += a.config.reap_after + Duration::from_secs(1);
+        a.reap();
+        assert!(!a.members.contains_key(&id(2)) && a.tombstones.contains_key(&id(2)));
+        a.updates = Default::default();
+        sent(&mut a);
+        let dead = Update::Dead {
+            id: id(2),
+            incarnation: 0,
+            from: id(1),
+        };
+        let from_b = |incarnation| Envelope {
+            sender: id(2),
+            sender_addr: 2,
+            incarnation,
+            to: Some(id(1)),
+            body: Body::Gossip,
+            updates: Vec::new(),
+        };
+        a.receive(2, from_b(0));
+        let out = sent(&mut a);
+        assert!(
+            out.iter()
+                .any(|(to, e)| *to == 2 && e.updates.contains(&dead)),
+            "not told: {out:?}"
+        );
+        a.receive(2, from_b(0));
+        assert!(sent(&mut a).is_empty(), "told within the period");
+        a.now += a.config.probe_interval;
+        a.rejoin_round();
+        let out = sent(&mut a);
+        let retried = out.iter().any(|(to, e)| {
+            *to == 2 && matches!(e.body, Body::Sync { .. }) && e.updates.contains(&dead)
+        });
+        assert!(retried, "not retried: {out:?}");
+        a.receive(2, from_b(1));
+        let back = a
+            .members()
+            .any(|m| m.id == id(2) && m.state == MemberState::Alive);
+        assert!(back && !a.tombstones.contains_key(&id(2)));
     }
 
     #[test]

@@ -24,10 +24,12 @@ impl<A: Address> Engine<A> {
             .and_then(|id| self.notice_for(id))
             .into_iter()
             .collect();
-        if let Some(m) = to_id.filter(|_| !forced.is_empty()) {
-            let now = self.now;
-            if let Some(m) = self.members.get_mut(&m) {
-                m.told_at = Some(now);
+        if let Some(id) = to_id.filter(|_| !forced.is_empty()) {
+            let now = Some(self.now);
+            if let Some(m) = self.members.get_mut(&id) {
+                m.told_at = now;
+            } else if let Some(t) = self.tombstones.get_mut(&id) {
+                t.told_at = now;
             }
         }
         let mut envelope = Envelope {
