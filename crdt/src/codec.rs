@@ -47,7 +47,15 @@ pub enum DecodeError {
 
 /// Encodes `value` with the format version in front.
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    let out = vec![FORMAT_VERSION];
+    encode_sized(value, 0)
+}
+
+/// Encodes `value` like [`encode`] into a buffer made for about `bytes` bytes (a
+/// document's last encoded size, say), so that a large value is not copied again and
+/// again as the buffer grows.
+pub fn encode_sized<T: Serialize>(value: &T, bytes: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.max(1));
+    out.push(FORMAT_VERSION);
     postcard::to_extend(value, out).expect("lattice types always encode")
 }
 

@@ -159,7 +159,8 @@ impl Staged {
                 docs.push((key, None));
                 continue;
             }
-            let bytes = codec::encode(&s.doc);
+            // `s.bytes` bounds the encoding from above: one buffer, no regrowth.
+            let bytes = codec::encode_sized(&s.doc, s.bytes);
             cache.push((key.clone(), s.doc, bytes.len(), growth.mark()));
             docs.push((key, Some(bytes)));
         }
