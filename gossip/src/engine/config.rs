@@ -47,15 +47,11 @@ pub struct Config {
     /// Fanout: members each gossip round (and each payload push) goes to. Bound: ..= 64.
     /// 3 reaches a LAN cluster of hundreds in a few rounds.
     pub gossip_nodes: NonZeroU32,
-    /// A payload is pushed whole in one gossip round (right away at its origin), then
-    /// offered by id for `⌈ln(n + 1) / gossip_nodes⌉ + payload_extra_rounds` rounds
-    /// before the node forgets it. Each offer round a member that lacks it is offered it
-    /// by about `gossip_nodes` holders, so it stays without it with a chance of about
-    /// `e^-gossip_nodes`; after `ln(n) / gossip_nodes` rounds about one member in the
-    /// cluster would, and each extra round divides that by `e^gossip_nodes` (20 at 3).
-    /// Bound: ..= 16. Raise it on lossy networks; anti-entropy repairs what is missed,
-    /// seconds later.
-    pub payload_extra_rounds: u32,
+    /// A payload is pushed for `payload_rounds_mult × ⌈log10(n + 1)⌉` gossip rounds, whole
+    /// in the first (right away at its origin) and as an offer of its id after, before the
+    /// node forgets it. Bound: ..= 16. Higher delivers more without anti-entropy's help,
+    /// at one id per extra round and fanout member.
+    pub payload_rounds_mult: NonZeroU32,
     /// phi above which a silence is treated as a missed ack (the adaptive probe timeout
     /// is where the ack-delay estimator's phi crosses it). Bound: 1.0 ..= 100.0. 8 means
     /// about a 1e-8 chance that a healthy member's ack is still on its way.
@@ -131,7 +127,7 @@ impl Default for Config {
             awareness_max: nz(8),
             gossip_interval: Duration::from_millis(200),
             gossip_nodes: nz(3),
-            payload_extra_rounds: 1,
+            payload_rounds_mult: nz(2),
             phi_threshold: 8.0,
             phi_window_samples: nz(100),
             phi_std_deviation_min: Duration::from_millis(100),
@@ -275,9 +271,9 @@ impl Config {
         check(at_most(self.awareness_max, 64), "awareness_max", "1..=64")?;
         check(at_most(self.gossip_nodes, 64), "gossip_nodes", "1..=64")?;
         check(
-            self.payload_extra_rounds <= 16,
-            "payload_extra_rounds",
-            "0..=16",
+            at_most(self.payload_rounds_mult, 16),
+            "payload_rounds_mult",
+            "1..=16",
         )?;
         check(
             (2..=10_000).contains(&self.phi_window_samples.get()),

@@ -56,9 +56,9 @@
 //!   next message to it, and refutes.
 //! - **Dissemination.** [`Engine::broadcast`] pushes a payload whole at once to
 //!   `gossip_nodes` random live members; each node that finds it new delivers it once
-//!   ([`Event::Payload`]). Each node pushes a payload whole in one gossip round (at once
-//!   at the origin, in the next round elsewhere), then offers only its id for
-//!   `⌈ln(n + 1) / gossip_nodes⌉ + payload_extra_rounds` rounds; a member offered an id it
+//!   ([`Event::Payload`]). Each node pushes a payload for
+//!   `payload_rounds_mult × ⌈log10(n + 1)⌉` gossip rounds: whole in the first (at once at
+//!   the origin, in the next round elsewhere), then only its id; a member offered an id it
 //!   has not seen asks for the payload (`Want`) and gets it whole. Each round, the node's
 //!   `gossip_nodes` members get one message each with every payload and id they are not
 //!   known to hold, so a node's messages per round stay at the fanout however many

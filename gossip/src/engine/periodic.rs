@@ -6,6 +6,7 @@ use lattice_crdt::NodeId;
 use super::message::{Body, WirePayload};
 use super::payloads::Hot;
 use super::receive::PAYLOAD_IDS_PER_MESSAGE_MAX;
+use super::updates::retransmit_limit;
 use super::{Address, Engine, Event, MemberState, Phase, Timer};
 
 /// Most bytes of a message around its body: version, sender, address, incarnation,
@@ -17,14 +18,6 @@ const PAYLOAD_FRAMING_BYTES: usize = 24;
 
 /// Bytes of one payload id on the wire.
 const PAYLOAD_ID_BYTES: usize = 16;
-
-/// Gossip rounds a node pushes a payload in a cluster of `members`: one whole, then
-/// `⌈ln(members + 1) / fanout⌉ + extra` offering its id (see
-/// [`Config::payload_extra_rounds`](super::Config::payload_extra_rounds)).
-pub(super) fn payload_rounds(fanout: u32, extra: u32, members: usize) -> u32 {
-    let offers = ((members + 1) as f64).ln() / f64::from(fanout.max(1));
-    1 + offers.ceil() as u32 + extra
-}
 
 impl<A: Address> Engine<A> {
     /// Every `gossip_interval`: reap, spread pending updates, push payloads.
@@ -209,11 +202,7 @@ impl<A: Address> Engine<A> {
 
     /// Queues a payload for pushing: whole in its first round, by id after.
     fn start_pushing(&mut self, id: [u8; 16], hops: u16, bytes: Vec<u8>, sender: Option<NodeId>) {
-        let rounds = payload_rounds(
-            self.config.gossip_nodes.get(),
-            self.config.payload_extra_rounds,
-            self.cluster_size(),
-        );
+        let rounds = retransmit_limit(self.config.payload_rounds_mult.get(), self.cluster_size());
         let mut hot = Hot {
             id,
             hops,
@@ -323,21 +312,5 @@ fn wire(hot: &Hot) -> WirePayload {
         id: hot.id,
         hops: hot.hops,
         bytes: hot.bytes.clone(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::payload_rounds;
-
-    #[test]
-    fn payload_rounds_grow_with_the_log_of_the_cluster_over_the_fanout() {
-        let rounds = |members| payload_rounds(3, 1, members);
-        assert_eq!(
-            [1, 5, 20, 30, 100, 1000, 10_000].map(rounds),
-            [3, 3, 4, 4, 4, 5, 6]
-        );
-        assert_eq!(payload_rounds(3, 0, 1000), 4, "the extra rounds add");
-        assert_eq!(payload_rounds(1, 1, 1000), 9, "a smaller fanout needs more");
     }
 }
