@@ -109,6 +109,9 @@ pub(crate) struct WirePayload {
     pub(crate) id: [u8; 16],
     /// Forwarding hops so far (0 from the origin).
     pub(crate) hops: u16,
+    /// As one run of bytes, not a sequence of numbers: the same encoding, written and
+    /// read with one copy.
+    #[serde(with = "serde_bytes")]
     pub(crate) bytes: Vec<u8>,
 }
 
@@ -120,6 +123,7 @@ pub(crate) enum Update<A> {
         addr: A,
         incarnation: u64,
         /// What the member announces about itself (at most [`META_BYTES_MAX`]).
+        #[serde(with = "serde_bytes")]
         meta: Vec<u8>,
     },
     Suspect {
@@ -156,8 +160,18 @@ impl<A> Update<A> {
 }
 
 /// Encodes a message: version byte, then postcard.
+#[cfg(test)]
 pub(crate) fn encode<A: Serialize>(envelope: &Envelope<A>) -> Vec<u8> {
-    postcard::to_extend(envelope, vec![WIRE_VERSION]).expect("engine messages always encode")
+    encode_sized(envelope, 0)
+}
+
+/// Encodes a message (version byte, then postcard) into a buffer made for `bytes` bytes
+/// (its size as measured before its updates were chosen, plus their room), so that it is
+/// not copied as it grows.
+pub(crate) fn encode_sized<A: Serialize>(envelope: &Envelope<A>, bytes: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.max(1));
+    out.push(WIRE_VERSION);
+    postcard::to_extend(envelope, out).expect("engine messages always encode")
 }
 
 /// The encoded size of `value` in bytes (without the version byte).
@@ -205,6 +219,32 @@ mod tests {
 
     fn node(n: u64) -> NodeId {
         NodeId::new(n).unwrap()
+    }
+
+    /// Payload bytes and metadata go out as one run of bytes, which postcard encodes
+    /// exactly as it did a sequence of `u8`: the wire did not change.
+    #[test]
+    fn byte_runs_encode_as_the_sequences_they_replaced() {
+        #[derive(Serialize)]
+        struct AsSequence {
+            id: [u8; 16],
+            hops: u16,
+            bytes: Vec<u8>,
+        }
+        let bytes: Vec<u8> = (0..=255).cycle().take(300).collect();
+        let run = WirePayload {
+            id: [7; 16],
+            hops: 3,
+            bytes: bytes.clone(),
+        };
+        let sequence = AsSequence {
+            id: [7; 16],
+            hops: 3,
+            bytes,
+        };
+        let encoded = postcard::to_allocvec(&run).unwrap();
+        assert_eq!(encoded, postcard::to_allocvec(&sequence).unwrap());
+        assert_eq!(postcard::from_bytes::<WirePayload>(&encoded).unwrap(), run);
     }
 
     fn sample() -> Envelope<u32> {

@@ -56,7 +56,8 @@ impl<A: Address> Engine<A> {
             envelope.updates = forced;
             envelope.updates.extend(queued);
         }
-        self.enqueue(to, message::encode(&envelope), kind, max);
+        let bytes = message::encode_sized(&envelope, (base + forced_bytes + room).min(max));
+        self.enqueue(to, bytes, kind, max);
     }
 
     fn enqueue(&mut self, to: A, bytes: Vec<u8>, kind: Kind, max: usize) {
