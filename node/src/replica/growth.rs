@@ -45,9 +45,10 @@ impl Growth {
     }
 
     /// The vector gained dots that are not one range: documents completed before now
-    /// need a whole join.
+    /// need a whole join (the mark moves on, so that no earlier mark is current).
     pub(super) fn forget(&mut self) {
         self.ranges.clear();
+        self.end += 1;
     }
 
     /// Completes `doc`'s context with `vv`. `since` is where it was completed last
@@ -118,10 +119,15 @@ mod tests {
             &vv,
             "beyond the ranges kept: a whole join"
         );
+        let before_forget = growth.mark();
         growth.forget();
         let mut after_forget = Document::default();
-        growth.complete(&mut after_forget, Some(growth.mark() - 1), &vv);
-        assert_eq!(after_forget.context(), &vv, "forgotten: a whole join");
+        growth.complete(&mut after_forget, Some(before_forget), &vv);
+        assert_eq!(
+            after_forget.context(),
+            &vv,
+            "completed right before a forget: a whole join"
+        );
         let mut current = Document::default();
         growth.complete(&mut current, Some(growth.mark()), &vv);
         assert!(
