@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{node, op};
+use common::{assert_written_contexts_complete, node, op};
 use lattice_crdt::{Op, VersionVector, NTP64};
 use lattice_node::store::MemStore;
 use lattice_node::{CatchUp, Replica, ReplicaConfig};
@@ -84,7 +84,8 @@ impl Cluster {
                 }
             }
         }
-        self.replicas[into].sync().unwrap();
+        let synced = self.replicas[into].sync().unwrap();
+        assert_written_contexts_complete(&self.replicas[into], &synced);
     }
 
     fn snapshot(&mut self, into: usize, from: usize) {

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{node, op};
+use common::{assert_written_contexts_complete, node, op};
 use lattice_crdt::{Document, Op, Timestamp, VersionVector, NTP64};
 use lattice_node::store::{MemStore, SledStore, Store};
 use lattice_node::{LogRecord, Replica, ReplicaConfig};
@@ -206,18 +206,7 @@ impl<H: Harness> World<H> {
 
     fn sync(&mut self) {
         let synced = self.replica().sync().unwrap();
-        // Every document a sync writes has its context completed with the version
-        // vector written with it (a few prefixes, not the scattered dots that touched it).
-        let vv = self.replica().version_vector().clone();
-        for key in &synced.changed {
-            if let Some(bytes) = self.replica().store().doc(key).unwrap() {
-                let stored: Document = lattice_crdt::codec::decode(&bytes, usize::MAX).unwrap();
-                assert!(
-                    stored.context().includes(&vv),
-                    "document {key} written with an incomplete context"
-                );
-            }
-        }
+        assert_written_contexts_complete(self.replica(), &synced);
         let staged = std::mem::take(&mut self.model.staged);
         for r in &staged {
             if r.first.origin == node(1) {
