@@ -41,6 +41,12 @@ pub struct MemberInfo<A> {
     pub meta: Vec<u8>,
 }
 
+/// Whether a member last told `told_at` that we hold it suspect or dead was told within
+/// `period` before `now` (members and tombstones alike).
+pub(crate) fn told_within(told_at: Option<Duration>, period: Duration, now: Duration) -> bool {
+    told_at.is_some_and(|at| now < at + period)
+}
+
 /// A member in the table.
 #[derive(Clone, Debug)]
 pub(crate) struct Member<A> {
@@ -77,7 +83,7 @@ impl<A: Clone> Member<A> {
 
     /// Whether we told it within `period` before `now` that we hold it suspect or dead.
     pub(crate) fn told_within(&self, period: Duration, now: Duration) -> bool {
-        self.told_at.is_some_and(|at| now < at + period)
+        told_within(self.told_at, period, now)
     }
 
     /// Whether it should be probed and gossiped to.

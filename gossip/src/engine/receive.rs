@@ -3,6 +3,7 @@
 
 use lattice_crdt::NodeId;
 
+use super::member::told_within;
 use super::message::{self, Body, Envelope, MessageError, Update};
 use super::{Address, Engine, Phase};
 
@@ -90,16 +91,15 @@ impl<A: Address> Engine<A> {
     /// tell it now (at most once per protocol period) rather than whenever our next
     /// message to it happens to go, so it refutes at once. Without this a stale
     /// suspicion lasts until it times out, and a stale death until the member hears of
-    /// it by chance.
-    /// A member reaped while it was only cut off is told too: until it refutes, its
-    /// tombstone refuses news of it alive at the incarnation it still has.
+    /// it by chance. A member reaped while it was only cut off is told too: until it
+    /// refutes, its tombstone refuses news of it alive at the incarnation it still has.
     fn tell_if_unaware(&mut self, sender: NodeId, from: A) {
-        let (period, now) = (self.config.probe_interval, self.now);
-        let told = match (self.members.get(&sender), self.tombstones.get(&sender)) {
-            (Some(m), _) => m.told_within(period, now),
-            (None, Some(t)) => t.told_at.is_some_and(|at| now < at + period),
+        let told_at = match (self.members.get(&sender), self.tombstones.get(&sender)) {
+            (Some(m), _) => m.told_at,
+            (None, Some(t)) => t.told_at,
             (None, None) => return,
         };
+        let told = told_within(told_at, self.config.probe_interval, self.now);
         if !told && self.phase != Phase::Left && self.notice_for(sender).is_some() {
             self.send(from, Some(sender), Body::Gossip);
         }

@@ -341,8 +341,7 @@ impl<S: Store> Replica<S> {
             first: first.seq,
             last: first.seq + count - 1,
         };
-        self.vv.insert_range(self.node, dots.first..=dots.last);
-        self.growth.note(dots);
+        self.add_dots(dots);
         self.staged.push_local(LogRecord {
             first,
             count,
@@ -459,6 +458,12 @@ impl<S: Store> Replica<S> {
             records,
             changed,
         })
+    }
+
+    /// Adds `dots` to the version vector, noting the growth for cached documents.
+    fn add_dots(&mut self, dots: DotRange) {
+        self.vv.insert_range(dots.origin, dots.first..=dots.last);
+        self.growth.note(dots);
     }
 
     /// The metadata written with every sync.

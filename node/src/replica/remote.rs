@@ -67,8 +67,7 @@ impl<S: Store> Replica<S> {
         }
         self.observe(now, &record.delta)?;
         self.merge_doc(&record.key, record.delta, bytes.len())?;
-        self.vv.join(&own);
-        self.growth.note(range);
+        self.add_dots(range);
         self.staged.push_log(record.first, bytes.to_vec());
         Ok(Applied::New)
     }
