@@ -90,6 +90,42 @@ impl<S: DotStore> Causal<S> {
         self.context.join(dots);
     }
 
+    /// Drops from the context every dot of `base`, keeping the value *relative to*
+    /// `base`: it then stands for itself with `base` added back by
+    /// [`extend_context`](Causal::extend_context), under the same soundness rule. A
+    /// replica keeps its documents relative to its version vector, so that each holds
+    /// only the few dots the vector lacks instead of a copy of it.
+    ///
+    /// A relative value still joins exactly like the whole one with a value whose
+    /// store holds no dot of `base` (a new delta): the join consults only the other
+    /// side's context about `self`'s dots, and `self`'s context only about dots of the
+    /// other store. Anything else (a peer's full state) must be joined into the whole
+    /// value.
+    pub fn trim_context(&mut self, base: &VersionVector) {
+        self.context = base.missing_ranges(&self.context).into_iter().fold(
+            VersionVector::new(),
+            |mut vv, r| {
+                vv.insert_range(r.origin, r.first..=r.last);
+                vv
+            },
+        );
+    }
+
+    /// A value kept relative to `base` (see [`trim_context`](Causal::trim_context))
+    /// from its parts. `None` if a dot of the store is neither in `context` nor in
+    /// `base`, which no reachable state has.
+    pub fn from_parts_over(
+        store: S,
+        context: VersionVector,
+        base: &VersionVector,
+    ) -> Option<Causal<S>> {
+        let mut consistent = true;
+        store.for_each_dot(&mut |dot| {
+            consistent &= context.contains(dot) || base.contains(dot);
+        });
+        consistent.then_some(Causal { store, context })
+    }
+
     /// Joins a delta made by a mutator into `self` and hands it back to the caller.
     pub(crate) fn absorb(&mut self, delta: Causal<S>) -> Causal<S> {
         self.join(delta.clone());
@@ -320,5 +356,59 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
 
     fn for_each_dot(&self, f: &mut dyn FnMut(Dot)) {
         self.0.values().for_each(|s| s.for_each_dot(f));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Json, JsonLimits, OrSet};
+
+    fn dot(origin: u64, seq: u64) -> Dot {
+        Dot::new(NodeId::new(origin).unwrap(), seq)
+    }
+
+    fn x() -> Json {
+        Json::from_value(&serde_json::json!("x"), &JsonLimits::default()).unwrap()
+    }
+
+    /// A remove that overtook its add: the relative value keeps the removed dot, which
+    /// its base lacks, or the late add would come back to life.
+    #[test]
+    fn a_relative_value_keeps_the_removed_dots_its_base_lacks() {
+        let mut a = OrSet::default();
+        let add = a.add(dot(1, 1), x());
+        let mut b = OrSet::default();
+        b.join(add.clone());
+        let remove = b.remove(&x());
+        let base: VersionVector = [dot(3, 1), dot(3, 2)].into_iter().collect();
+
+        let mut whole = OrSet::default();
+        whole.extend_context(&base);
+        whole.join(remove.clone());
+        let mut relative = OrSet::default();
+        relative.join(remove);
+        relative.trim_context(&base);
+        assert!(relative.context().contains(dot(1, 1)));
+        assert!(
+            !relative.context().contains(dot(3, 1)),
+            "the base's dots go"
+        );
+
+        whole.join(add.clone());
+        relative.join(add);
+        assert!(relative.is_bottom(), "the add stays removed");
+        relative.extend_context(&base);
+        assert_eq!(relative, whole);
+    }
+
+    #[test]
+    fn a_relative_value_needs_its_store_dots_in_context_or_base() {
+        let mut set = OrSet::default();
+        set.add(dot(1, 1), x());
+        let base: VersionVector = [dot(1, 1)].into_iter().collect();
+        let (store, empty) = (set.store().clone(), VersionVector::new());
+        assert!(Causal::from_parts_over(store.clone(), empty.clone(), &base).is_some());
+        assert!(Causal::from_parts_over(store, empty, &VersionVector::new()).is_none());
     }
 }

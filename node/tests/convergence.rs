@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_written_contexts_complete, node, op};
+use common::{assert_written_relative, node, op};
 use lattice_crdt::{Op, VersionVector, NTP64};
 use lattice_node::store::MemStore;
 use lattice_node::{CatchUp, Replica, ReplicaConfig};
@@ -85,7 +85,7 @@ impl Cluster {
             }
         }
         let synced = self.replicas[into].sync().unwrap();
-        assert_written_contexts_complete(&self.replicas[into], &synced);
+        assert_written_relative(&self.replicas[into], &synced);
     }
 
     fn snapshot(&mut self, into: usize, from: usize) {

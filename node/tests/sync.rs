@@ -232,3 +232,45 @@ fn digests_sent_back_ask_for_no_digest_in_return() {
     // Digest, then records (none: withheld) and a digest back, then records (none).
     assert_eq!(messages, 4);
 }
+
+/// A snapshot from a peer that has not seen a remove yet merges into the whole
+/// document, not the one kept relative to the version vector: the removed element's
+/// dot is only in the vector there, and must keep the element removed. Once from the
+/// cache, once read back from the store after a restart.
+#[test]
+fn a_stale_snapshot_does_not_bring_back_what_was_removed() {
+    for restart in [false, true] {
+        let mut r = cluster(2);
+        let now = NTP64(1 << 40);
+        let one = || lattice_crdt::Json::from_value(&serde_json::json!(1), &Default::default());
+        let add = [Op::Add {
+            field: "s".into(),
+            value: one().unwrap(),
+        }];
+        r[0].write(now, "x", &add, None).unwrap();
+        let record = r[0].sync().unwrap().records[0].encode();
+        r[1].apply_remote(now, &record).unwrap();
+        r[1].sync().unwrap();
+        let remove = [Op::Remove {
+            field: "s".into(),
+            value: one().unwrap(),
+        }];
+        r[1].write(now, "x", &remove, None).unwrap();
+        r[1].sync().unwrap();
+        if restart {
+            let store = r.remove(1).into_store();
+            r.push(Replica::open(store, ReplicaConfig::default()).unwrap());
+        }
+        let base = r[0].version_vector().clone();
+        let page = r[0].snapshot_page(None, 10).unwrap();
+        assert_eq!(page.next, None);
+        r[1].apply_snapshot_page(now, &base, None, &page).unwrap();
+        r[1].finish_snapshot(&base);
+        r[1].sync().unwrap();
+        assert_eq!(
+            r[1].document("x").unwrap().to_json(),
+            serde_json::json!({}),
+            "restart: {restart}"
+        );
+    }
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::time::Duration;
 
-use lattice_crdt::{codec, Causal, Dot, DotStore, Hlc, NodeId, Timestamp, NTP64};
+use lattice_crdt::{codec, Causal, Dot, DotStore, Hlc, NodeId, Timestamp, VersionVector, NTP64};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;
@@ -88,6 +88,11 @@ pub(crate) fn script<S: Subject>() -> impl Strategy<Value = Script<S::Op>> {
 
 struct Replica<S: Subject> {
     state: Causal<S::Store>,
+    /// The same state kept as a lattice replica keeps it: relative to `applied`
+    /// ([`Causal::trim_context`]), taking each delta once.
+    relative: Causal<S::Store>,
+    /// The dots of every delta applied.
+    applied: VersionVector,
     hlc: Hlc,
     next_seq: u64,
     seen: BTreeSet<usize>,
@@ -98,7 +103,30 @@ struct World<S: Subject> {
     replicas: Vec<Replica<S>>,
     history: Vec<Performed<S::Op>>,
     deltas: Vec<Causal<S::Store>>,
+    /// The dots each delta was made with: first and count.
+    delta_dots: Vec<(Dot, u64)>,
     time: u64,
+}
+
+impl<S: Subject> Replica<S> {
+    /// Takes delta `index` (made with `dots`) into the relative state, once, as a
+    /// replica takes a record: only every other time is it trimmed, so some joins meet
+    /// a state that lags behind the dots applied.
+    fn take_relative(
+        &mut self,
+        index: usize,
+        delta: &Causal<S::Store>,
+        (first, count): (Dot, u64),
+    ) {
+        self.relative.join(delta.clone());
+        if count > 0 {
+            self.applied
+                .insert_range(first.origin, first.seq..=first.seq + count - 1);
+        }
+        if index % 2 == 0 {
+            self.relative.trim_context(&self.applied);
+        }
+    }
 }
 
 impl<S: Subject> World<S> {
@@ -108,6 +136,8 @@ impl<S: Subject> World<S> {
         let replicas = (0..REPLICAS)
             .map(|i| Replica {
                 state: Causal::default(),
+                relative: Causal::default(),
+                applied: VersionVector::new(),
                 hlc: Hlc::new(node(i), Duration::from_secs(3600)),
                 next_seq: 1,
                 seen: BTreeSet::new(),
@@ -118,6 +148,7 @@ impl<S: Subject> World<S> {
             replicas,
             history: Vec::new(),
             deltas: Vec::new(),
+            delta_dots: Vec::new(),
             time: 10_000,
         }
     }
@@ -135,6 +166,8 @@ impl<S: Subject> World<S> {
         if let Some(delta) = S::apply(&mut r.state, op, dot, timestamp) {
             r.next_seq += S::dots(op);
             let index = self.history.len();
+            r.take_relative(index, &delta, (dot, S::dots(op)));
+            self.delta_dots.push((dot, S::dots(op)));
             self.history.push(Performed {
                 op: op.clone(),
                 timestamp,
@@ -161,6 +194,9 @@ impl<S: Subject> World<S> {
         let r = &mut self.replicas[to];
         for ts in S::timestamps(&d) {
             r.hlc.observe(&ts, now).expect("drift bound is an hour");
+        }
+        if !r.seen.contains(&delta) {
+            r.take_relative(delta + to, &d, self.delta_dots[delta]);
         }
         r.state.join(d);
         r.seen.insert(delta);
@@ -260,6 +296,15 @@ pub(crate) fn check_laws<S: Subject>(script: &Script<S::Op>) -> Result<(), TestC
         &full,
         "the join of all deltas differs from the full-state join"
     );
+    for r in &world.replicas {
+        let mut whole = r.relative.clone();
+        whole.extend_context(&r.applied);
+        prop_assert_eq!(
+            &whole,
+            &r.state,
+            "a state kept relative to the dots it applied differs from the whole one"
+        );
+    }
 
     if let Some(expected) = S::model(&world.history).filter(|_| !script.raw) {
         prop_assert_eq!(

@@ -11,14 +11,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use lattice_crdt::Document;
 
-use super::growth::Mark;
-
-/// A decoded document, its encoded size, and where its context was completed.
+/// A decoded document and its encoded size.
 #[derive(Debug)]
 struct Cached {
     doc: Document,
     bytes: usize,
-    completed: Mark,
     /// When it was last put in: its place in the recency order.
     tick: u64,
 }
@@ -51,18 +48,17 @@ impl DocCache {
         self.docs.get(key).map(|c| &c.doc)
     }
 
-    /// Takes `key` out, with its encoded size and the mark its context was completed at.
-    pub(super) fn take(&mut self, key: &str) -> Option<(Document, usize, Mark)> {
+    /// Takes `key` out, with its encoded size.
+    pub(super) fn take(&mut self, key: &str) -> Option<(Document, usize)> {
         let cached = self.docs.remove(key)?;
         self.order.remove(&cached.tick);
         self.bytes -= cached.bytes;
-        Some((cached.doc, cached.bytes, cached.completed))
+        Some((cached.doc, cached.bytes))
     }
 
     /// Puts `key` in as the most recently used, dropping the least recently used to
-    /// stay in bounds. A document larger than the whole cache is not kept. `completed`
-    /// is the mark its context was last completed at.
-    pub(super) fn put(&mut self, key: String, doc: Document, bytes: usize, completed: Mark) {
+    /// stay in bounds. A document larger than the whole cache is not kept.
+    pub(super) fn put(&mut self, key: String, doc: Document, bytes: usize) {
         self.take(&key);
         if bytes > self.bytes_max {
             return;
@@ -79,15 +75,7 @@ impl DocCache {
         self.order.insert(self.tick, key.clone());
         self.bytes += bytes;
         let tick = self.tick;
-        self.docs.insert(
-            key,
-            Cached {
-                doc,
-                bytes,
-                completed,
-                tick,
-            },
-        );
+        self.docs.insert(key, Cached { doc, bytes, tick });
     }
 }
 
@@ -102,17 +90,17 @@ mod tests {
     #[test]
     fn least_recently_put_goes_first_and_bytes_stay_bounded() {
         let mut cache = DocCache::new(100);
-        cache.put("a".into(), doc(), 40, 0);
-        cache.put("b".into(), doc(), 40, 0);
-        cache.put("a".into(), doc(), 40, 0); // a is now the most recent
-        cache.put("c".into(), doc(), 40, 0);
+        cache.put("a".into(), doc(), 40);
+        cache.put("b".into(), doc(), 40);
+        cache.put("a".into(), doc(), 40); // a is now the most recent
+        cache.put("c".into(), doc(), 40);
         assert!(cache.get("b").is_none(), "b was the least recently used");
         assert!(cache.get("a").is_some() && cache.get("c").is_some());
         assert_eq!(cache.bytes, 80);
-        cache.put("huge".into(), doc(), 101, 0);
+        cache.put("huge".into(), doc(), 101);
         assert!(cache.get("huge").is_none(), "larger than the cache");
         assert_eq!(cache.bytes, 80, "and nothing was dropped for it");
-        assert_eq!(cache.take("a").map(|(_, b, _)| b), Some(40));
+        assert_eq!(cache.take("a").map(|(_, b)| b), Some(40));
         assert!(cache.get("a").is_none());
         cache.take("c");
         assert_eq!(
@@ -124,7 +112,7 @@ mod tests {
     #[test]
     fn a_zero_cache_keeps_nothing() {
         let mut cache = DocCache::new(0);
-        cache.put("a".into(), doc(), 1, 0);
+        cache.put("a".into(), doc(), 1);
         assert!(cache.get("a").is_none());
     }
 }

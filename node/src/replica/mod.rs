@@ -16,7 +16,6 @@
 
 mod cache;
 mod changes;
-mod growth;
 mod receipts;
 mod remote;
 mod serve;
@@ -26,6 +25,9 @@ pub use changes::Changes;
 pub use receipts::Retry;
 pub use remote::{Applied, ApplyError};
 pub use serve::{CatchUp, SnapshotPage};
+pub(crate) use staged::decode_stored;
+#[cfg(test)]
+pub(crate) use staged::encode_stored;
 
 use std::time::Duration;
 
@@ -41,7 +43,6 @@ use crate::log::LogRecord;
 use crate::store::{MetaKey, ReceiptId, Store, StoreError};
 use crate::token::SessionToken;
 use cache::DocCache;
-use growth::Growth;
 use receipts::Receipt;
 use staged::{load, Staged};
 
@@ -186,9 +187,9 @@ pub struct Replica<S> {
     store: S,
     node: NodeId,
     hlc: Hlc,
+    /// Every dot applied here; staged, cached and stored documents are kept relative
+    /// to it (see the `staged` module doc).
     vv: VersionVector,
-    /// The latest growth of `vv`, for completing cached documents' contexts.
-    growth: Growth,
     pruned: VersionVector,
     config: ReplicaConfig,
     staged: Staged,
@@ -218,7 +219,6 @@ impl<S: Store> Replica<S> {
             store,
             node,
             vv,
-            growth: Growth::default(),
             pruned,
             cache: DocCache::new(config.doc_cache_bytes),
             config,
@@ -271,7 +271,7 @@ impl<S: Store> Replica<S> {
     pub fn document(&self, key: &str) -> Result<Document, StoreError> {
         let mut doc = match self.staged.doc(key).or_else(|| self.cache.get(key)) {
             Some(doc) => doc.clone(),
-            None => load(&self.store, key)?.0,
+            None => load(&self.store, &self.vv, key)?.0,
         };
         doc.extend_context(&self.vv);
         Ok(doc)
@@ -319,9 +319,9 @@ impl<S: Store> Replica<S> {
                 held_elsewhere: self.own_elsewhere,
             });
         }
-        let entry =
-            self.staged
-                .entry(&self.store, &mut self.cache, (&self.vv, &self.growth), key)?;
+        let entry = self
+            .staged
+            .entry(&self.store, &mut self.cache, &self.vv, key)?;
         entry.doc.validate(self.node, ops, &self.config.limits)?;
         let bytes = entry.bytes + ops_bytes_estimate(ops);
         if bytes > self.config.doc_bytes_max {
@@ -341,7 +341,7 @@ impl<S: Store> Replica<S> {
             first: first.seq,
             last: first.seq + count - 1,
         };
-        self.add_dots(dots);
+        self.vv.insert_range(dots.origin, dots.first..=dots.last);
         self.staged.push_local(LogRecord {
             first,
             count,
@@ -444,13 +444,13 @@ impl<S: Store> Replica<S> {
     /// Makes every staged write durable; returns what may now be acknowledged and sent.
     pub fn sync(&mut self) -> Result<Synced, StoreError> {
         let staged = std::mem::take(&mut self.staged);
-        let (batch, records, written) = staged.into_batch((&self.vv, &self.growth), self.meta());
+        let (batch, records, written) = staged.into_batch(&self.vv, self.meta());
         let changed = batch.docs.iter().map(|(key, _)| key.clone()).collect();
         if !batch.is_empty() {
             self.store.write(batch)?;
         }
-        for (key, doc, bytes, completed) in written {
-            self.cache.put(key, doc, bytes, completed);
+        for (key, doc, bytes) in written {
+            self.cache.put(key, doc, bytes);
         }
         self.store.sync()?;
         Ok(Synced {
@@ -458,12 +458,6 @@ impl<S: Store> Replica<S> {
             records,
             changed,
         })
-    }
-
-    /// Adds `dots` to the version vector, noting the growth for cached documents.
-    fn add_dots(&mut self, dots: DotRange) {
-        self.vv.insert_range(dots.origin, dots.first..=dots.last);
-        self.growth.note(dots);
     }
 
     /// The metadata written with every sync.

@@ -62,12 +62,17 @@ impl<S: Store> Replica<S> {
         let range = record.dots();
         let mut own = VersionVector::new();
         own.insert_range(range.origin, range.first..=range.last);
-        if self.vv.includes(&own) {
+        let missing = self.vv.missing_ranges(&own);
+        if missing.is_empty() {
             return Ok(Applied::Duplicate);
         }
         self.observe(now, &record.delta)?;
-        self.merge_doc(&record.key, record.delta, bytes.len())?;
-        self.add_dots(range);
+        // A record's dots are new here, so it joins the document kept relative to the
+        // version vector; one that repeats some (no honest peer sends it) joins the
+        // whole document.
+        let new = missing == [range];
+        self.merge_doc(&record.key, record.delta, bytes.len(), !new)?;
+        self.vv.insert_range(range.origin, range.first..=range.last);
         self.staged.push_log(record.first, bytes.to_vec());
         Ok(Applied::New)
     }
@@ -91,10 +96,10 @@ impl<S: Store> Replica<S> {
             .iter()
             .filter(|k| !docs.iter().any(|(d, _, _)| d == *k))
         {
-            self.merge_doc(key, gone.clone(), 0)?;
+            self.merge_doc(key, gone.clone(), 0, false)?;
         }
         for (key, theirs, bytes) in docs {
-            self.merge_doc(&key, theirs, bytes)?;
+            self.merge_doc(&key, theirs, bytes, true)?;
         }
         Ok(())
     }
@@ -103,14 +108,22 @@ impl<S: Store> Replica<S> {
     /// Durable after the next sync.
     pub fn finish_snapshot(&mut self, base: &VersionVector) {
         self.vv.join(base);
-        self.growth.forget();
     }
 
-    /// Joins `theirs` into our document `key`, which grows by at most `bytes`.
-    fn merge_doc(&mut self, key: &str, theirs: Document, bytes: usize) -> Result<(), ApplyError> {
-        let entry =
-            self.staged
-                .entry(&self.store, &mut self.cache, (&self.vv, &self.growth), key)?;
+    /// Joins `theirs` into our document `key`, which grows by at most `bytes`. Unless
+    /// `whole`, `theirs` must be new here (its store holds no dot of the version
+    /// vector): then it joins the document as kept, relative to the vector; otherwise
+    /// the document is made whole first.
+    fn merge_doc(
+        &mut self,
+        key: &str,
+        theirs: Document,
+        bytes: usize,
+        whole: bool,
+    ) -> Result<(), ApplyError> {
+        let entry = self
+            .staged
+            .entry(&self.store, &mut self.cache, &self.vv, key)?;
         let size = entry.bytes + bytes;
         if size > self.config.doc_bytes_max {
             return Err(ApplyError::DocumentTooLarge {
@@ -118,6 +131,9 @@ impl<S: Store> Replica<S> {
                 bytes: size,
                 max: self.config.doc_bytes_max,
             });
+        }
+        if whole {
+            entry.doc.extend_context(&self.vv);
         }
         entry.doc.join(theirs);
         entry.bytes = size;

@@ -3,6 +3,7 @@
 
 use lattice_crdt::{codec, Dot, DotRange, NodeId, VersionVector};
 
+use super::staged::decode_stored;
 use super::Replica;
 use crate::log::LogRecord;
 use crate::store::{Store, StoreError};
@@ -114,8 +115,17 @@ impl<S: Store> Replica<S> {
         after: Option<&str>,
         docs_max: usize,
     ) -> Result<SnapshotPage, StoreError> {
-        let docs = self.store.docs_after("", after, docs_max.max(1))?;
-        let next = (docs.len() == docs_max.max(1)).then(|| docs[docs.len() - 1].0.clone());
+        let stored = self.store.docs_after("", after, docs_max.max(1))?;
+        let next = (stored.len() == docs_max.max(1)).then(|| stored[stored.len() - 1].0.clone());
+        // Stored documents are relative to the stored version vector; a peer gets them
+        // whole.
+        let vv = self.stored_version()?;
+        let mut docs = Vec::with_capacity(stored.len());
+        for (key, bytes) in stored {
+            let mut doc = decode_stored(&bytes, &vv, &key)?;
+            doc.extend_context(&vv);
+            docs.push((key, codec::encode(&doc)));
+        }
         Ok(SnapshotPage { docs, next })
     }
 

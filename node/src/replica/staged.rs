@@ -1,12 +1,20 @@
 //! What changed since the last sync: decoded documents, log records and deletes, write
 //! receipts, held in memory and written by [`Replica::sync`](super::Replica::sync) as one atomic batch.
+//!
+//! Documents are kept, in memory and in the store, *relative to* the version vector
+//! ([`Document::trim_context`]): a document's context holds only the dots the vector
+//! lacks (usually none), and the vector itself stands for the rest. In a large cluster
+//! the vector has an entry per origin that ever wrote, so a stored document is then
+//! about half the size, and no round completes contexts with the vector. A stored
+//! document is relative to the vector written in the same batch, and reading it back
+//! with any later vector gives the same document: a later dot of its own would have
+//! rewritten it.
 
 use std::collections::BTreeMap;
 
-use lattice_crdt::{codec, Document, Dot, VersionVector};
+use lattice_crdt::{codec, DocStore, Document, Dot, VersionVector};
 
 use super::cache::DocCache;
-use super::growth::{Growth, Mark};
 use super::Ticket;
 use crate::log::LogRecord;
 use crate::store::{MetaKey, ReceiptId, Store, StoreError, WriteBatch};
@@ -19,12 +27,11 @@ pub(super) struct StagedDoc {
     pub(super) bytes: usize,
     /// Whether this round changed it (only changed documents are written).
     pub(super) changed: bool,
-    /// Where its context was completed with the version vector.
-    completed: Mark,
 }
 
-/// A document to cache after a sync: key, document, encoded size, completion mark.
-pub(super) type ToCache = (String, Document, usize, Mark);
+/// A document to cache after a sync: key, document (relative to the version vector),
+/// encoded size.
+pub(super) type ToCache = (String, Document, usize);
 
 /// The changes of one group-commit round.
 #[derive(Debug, Default)]
@@ -38,16 +45,36 @@ pub(super) struct Staged {
     receipts: BTreeMap<ReceiptId, Option<(Ticket, Vec<u8>)>>,
 }
 
-/// Reads and decodes the stored document `key` (empty if absent) and its encoded size.
-pub(super) fn load<S: Store>(store: &S, key: &str) -> Result<(Document, usize), StoreError> {
+/// Reads and decodes the stored document `key` (empty if absent), relative to `vv`, and
+/// its encoded size.
+pub(super) fn load<S: Store>(
+    store: &S,
+    vv: &VersionVector,
+    key: &str,
+) -> Result<(Document, usize), StoreError> {
     match store.doc(key)? {
         None => Ok((Document::default(), 0)),
-        Some(bytes) => {
-            let doc = codec::decode(&bytes, usize::MAX)
-                .map_err(|e| StoreError::Corrupt(format!("document {key:?}: {e}")))?;
-            Ok((doc, bytes.len()))
-        }
+        Some(bytes) => Ok((decode_stored(&bytes, vv, key)?, bytes.len())),
     }
+}
+
+/// The stored encoding of `doc`, which is relative to the version vector.
+pub(crate) fn encode_stored(doc: &Document, bytes_hint: usize) -> Vec<u8> {
+    codec::encode_sized(&(doc.store(), doc.context()), bytes_hint)
+}
+
+/// Decodes a stored document `key` relative to `vv`, a version vector at least as
+/// recent as the one written with it.
+pub(crate) fn decode_stored(
+    bytes: &[u8],
+    vv: &VersionVector,
+    key: &str,
+) -> Result<Document, StoreError> {
+    let corrupt = |e: String| StoreError::Corrupt(format!("document {key:?}: {e}"));
+    let (store, context): (DocStore, VersionVector) =
+        codec::decode(bytes, usize::MAX).map_err(|e| corrupt(e.to_string()))?;
+    Document::from_parts_over(store, context, vv)
+        .ok_or_else(|| corrupt("a dot of the document is missing from its context".into()))
 }
 
 impl Staged {
@@ -66,30 +93,24 @@ impl Staged {
         self.docs.keys()
     }
 
-    /// `key`'s document for changing, taken from `cache` or else loaded from `store`
-    /// (its context completed with `vv`, which grew as `growth` says) the first time
-    /// this round touches it.
+    /// `key`'s document (relative to `vv`) for changing, taken from `cache` or else
+    /// loaded from `store` the first time this round touches it.
     pub(super) fn entry<S: Store>(
         &mut self,
         store: &S,
         cache: &mut DocCache,
-        (vv, growth): (&VersionVector, &Growth),
+        vv: &VersionVector,
         key: &str,
     ) -> Result<&mut StagedDoc, StoreError> {
         if !self.docs.contains_key(key) {
-            let (mut doc, bytes, completed) = match cache.take(key) {
-                Some((doc, bytes, completed)) => (doc, bytes, Some(completed)),
-                None => {
-                    let (doc, bytes) = load(store, key)?;
-                    (doc, bytes, None)
-                }
+            let (doc, bytes) = match cache.take(key) {
+                Some(cached) => cached,
+                None => load(store, vv, key)?,
             };
-            growth.complete(&mut doc, completed, vv);
             let staged = StagedDoc {
                 doc,
                 bytes,
                 changed: false,
-                completed: growth.mark(),
             };
             self.docs.insert(key.to_owned(), staged);
         }
@@ -135,33 +156,32 @@ impl Staged {
 
     /// The store batch for this round, the local records it makes durable, and the
     /// documents to cache once it is written: every document this round held that the
-    /// batch leaves stored, with its encoded size and completion mark.
+    /// batch leaves stored, with its encoded size.
     ///
-    /// A changed document is written with its context completed by `vv` (which grew as
-    /// `growth` says), or deleted when
-    /// it holds nothing and `vv` already knows its whole context. An empty document whose
-    /// context knows dots not applied here yet (a delete that overtook the write it
-    /// removes) is kept until they arrive, or they would come back to life.
+    /// A changed document is written relative to `vv` (the vector the batch writes), or
+    /// deleted when it holds nothing and `vv` already knows its whole context. An empty
+    /// document whose context knows dots not applied here yet (a delete that overtook
+    /// the write it removes) is kept until they arrive, or they would come back to life.
     pub(super) fn into_batch(
         self,
-        (vv, growth): (&VersionVector, &Growth),
+        vv: &VersionVector,
         meta: Vec<(MetaKey, Vec<u8>)>,
     ) -> (WriteBatch, Vec<LogRecord>, Vec<ToCache>) {
         let mut docs = Vec::new();
         let mut cache = Vec::with_capacity(self.docs.len());
         for (key, mut s) in self.docs {
             if !s.changed {
-                cache.push((key, s.doc, s.bytes, s.completed));
+                cache.push((key, s.doc, s.bytes));
                 continue;
             }
-            growth.complete(&mut s.doc, Some(s.completed), vv);
-            if s.doc.is_bottom() && vv.includes(s.doc.context()) {
+            s.doc.trim_context(vv);
+            if s.doc.is_bottom() && s.doc.context().is_empty() {
                 docs.push((key, None));
                 continue;
             }
             // `s.bytes` bounds the encoding from above: one buffer, no regrowth.
-            let bytes = codec::encode_sized(&s.doc, s.bytes);
-            cache.push((key.clone(), s.doc, bytes.len(), growth.mark()));
+            let bytes = encode_stored(&s.doc, s.bytes);
+            cache.push((key.clone(), s.doc, bytes.len()));
             docs.push((key, Some(bytes)));
         }
         let batch = WriteBatch {

@@ -18,10 +18,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use lattice_crdt::{codec, Document, VersionVector};
+use lattice_crdt::VersionVector;
 
 use crate::key::validate_key;
-use crate::replica::Read;
+use crate::replica::{decode_stored, Read};
 use crate::store::DocReader;
 use crate::token::SessionToken;
 
@@ -84,7 +84,7 @@ impl ReadGate {
         let view = match bytes {
             None => None,
             Some(bytes) => {
-                let doc: Document = codec::decode(&bytes, usize::MAX).ok()?;
+                let doc = decode_stored(&bytes, &vv, key).ok()?;
                 (!doc.is_bottom()).then(|| doc.to_json())
             }
         };
@@ -108,6 +108,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::replica::encode_stored;
     use crate::store::StoreError;
 
     /// A reader over fixed documents that can run a hook mid-read (a sync starting).
@@ -131,9 +132,10 @@ mod tests {
         NodeId::new(n).unwrap()
     }
 
-    /// A document with counter `n` = 3 written by node 1 as dot (1, 1), and its vv.
+    /// A document with counter `n` = 3 written by node 1 as dot (1, 1), stored
+    /// relative to its vv, and the vv.
     fn doc() -> (Vec<u8>, VersionVector) {
-        let mut doc = Document::default();
+        let mut doc = lattice_crdt::Document::default();
         let ops = [Op::Increment {
             field: "n".into(),
             by: 3,
@@ -143,7 +145,8 @@ mod tests {
         doc.apply(&ops, lattice_crdt::Dot::new(node(1), 1), stamp);
         let mut vv = VersionVector::new();
         vv.insert_range(node(1), 1..=1);
-        (codec::encode(&doc), vv)
+        doc.trim_context(&vv);
+        (encode_stored(&doc, 0), vv)
     }
 
     fn gate() -> (Arc<Docs>, Arc<ReadGate>, VersionVector) {

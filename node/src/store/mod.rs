@@ -32,7 +32,10 @@ use lattice_crdt::{Dot, NodeId};
 use thiserror::Error;
 
 /// The version of the on-disk layout. Opening a store with another version is an error.
-pub const STORE_FORMAT_VERSION: u32 = 1;
+///
+/// 2: documents are stored relative to the stored version vector (their context holds
+/// only the dots the vector lacks). 1: documents held their whole context.
+pub const STORE_FORMAT_VERSION: u32 = 2;
 
 /// Why a store operation failed. A failed `write` applied nothing; a failed `sync`
 /// leaves earlier batches written but not known to be durable.

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use lattice_crdt::{Document, Json, JsonLimits, NodeId, Op};
+use lattice_crdt::{DocStore, Document, Dot, Json, JsonLimits, NodeId, Op, VersionVector};
 use lattice_node::store::Store;
 use lattice_node::{Replica, Synced};
 use proptest::prelude::*;
@@ -14,17 +14,33 @@ pub(crate) fn node(n: u64) -> NodeId {
     NodeId::new(n).unwrap()
 }
 
-/// Every document `synced` wrote has its context completed with the version vector
-/// written with it (a few prefixes, not the scattered dots that touched it).
-pub(crate) fn assert_written_contexts_complete<S: Store>(replica: &Replica<S>, synced: &Synced) {
+/// Every document `synced` wrote is stored relative to the version vector written with
+/// it: its stored context holds no dot of the vector (it is not a copy of it), and with
+/// the vector added back it is exactly the document the replica reads.
+pub(crate) fn assert_written_relative<S: Store>(replica: &Replica<S>, synced: &Synced) {
     let vv = replica.version_vector();
+    assert_eq!(
+        &replica.stored_version().unwrap(),
+        vv,
+        "read right after a sync"
+    );
     for key in &synced.changed {
         if let Some(bytes) = replica.store().doc(key).unwrap() {
-            let stored: Document = lattice_crdt::codec::decode(&bytes, usize::MAX).unwrap();
-            assert!(
-                stored.context().includes(vv),
-                "document {key} written with an incomplete context"
+            let (store, context): (DocStore, VersionVector) =
+                lattice_crdt::codec::decode(&bytes, usize::MAX).unwrap();
+            let lacking: VersionVector = vv
+                .missing_ranges(&context)
+                .into_iter()
+                .flat_map(|r| (r.first..=r.last).map(move |seq| Dot::new(r.origin, seq)))
+                .collect();
+            assert_eq!(
+                lacking, context,
+                "document {key} stored with dots of the vector"
             );
+            let mut whole = Document::from_parts_over(store, context, vv)
+                .unwrap_or_else(|| panic!("document {key} stored without its dots"));
+            whole.extend_context(vv);
+            assert_eq!(whole, replica.document(key).unwrap(), "document {key}");
         }
     }
 }

@@ -57,7 +57,7 @@ fn interrupted_initialisation_is_completed_on_reopen() {
     let text = std::fs::read_to_string(&marker).unwrap();
     assert_eq!(
         text,
-        "lattice store of node 7, format version 1, on sled 0.34\n"
+        format!("lattice store of node 7, format version {STORE_FORMAT_VERSION}, on sled 0.34\n")
     );
     std::fs::remove_file(&marker).unwrap(); // as if the first open died just before
     let store = reopen(store, NODE).unwrap();
@@ -99,22 +99,23 @@ fn reopen_after_sync_keeps_everything() {
 
 #[test]
 fn open_rejects_another_format_version() {
+    // Version 1 stored documents with their whole context: such a store is refused.
     let (_dir, store) = fresh();
-    put_raw_meta(&store, FORMAT_KEY, &2u32.to_be_bytes());
+    put_raw_meta(&store, FORMAT_KEY, &1u32.to_be_bytes());
     let error = reopen(store, NODE).unwrap_err();
     assert!(
         matches!(
             error,
             StoreError::UnsupportedFormat {
-                found: 2,
-                expected: 1
+                found: 1,
+                expected: 2
             }
         ),
         "{error:?}"
     );
     assert_eq!(
         error.to_string(),
-        "store format version 2 is not supported (this build reads version 1)"
+        "store format version 1 is not supported (this build reads version 2)"
     );
 }
 
