@@ -294,11 +294,24 @@ impl<V: Clone + Ord + fmt::Debug> DotStore for DotFun<V> {
     }
 
     fn join(&mut self, ctx: &VersionVector, other: Self, other_ctx: &VersionVector) {
-        if !other_ctx.is_empty() {
-            let theirs = &other.0;
-            self.0.retain(|(dot, _)| {
-                theirs.binary_search_by_key(dot, |(d, _)| *d).is_ok() || !other_ctx.contains(*dot)
-            });
+        // Entries of ours that the other side has seen and no longer holds go. Only
+        // origins of its context can have such entries: a delta's context has one or
+        // two, while a document has an entry per writer.
+        let theirs = &other.0;
+        for origin in other_ctx.origins() {
+            let lo = self.0.partition_point(|(d, _)| d.origin < origin);
+            let hi = lo + self.0[lo..].partition_point(|(d, _)| d.origin == origin);
+            let mut kept = lo;
+            for i in lo..hi {
+                let dot = self.0[i].0;
+                if theirs.binary_search_by_key(&dot, |(d, _)| *d).is_ok()
+                    || !other_ctx.contains(dot)
+                {
+                    self.0.swap(kept, i);
+                    kept += 1;
+                }
+            }
+            self.0.drain(kept..hi);
         }
         for (dot, value) in other.0 {
             match self.0.binary_search_by_key(&dot, |(d, _)| *d) {

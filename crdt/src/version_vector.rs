@@ -304,6 +304,11 @@ impl VersionVector {
         self.origins.iter().any(|(_, s)| !s.extra.is_empty())
     }
 
+    /// The origins with a dot in the set, in order.
+    pub fn origins(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.origins.iter().map(|(origin, _)| *origin)
+    }
+
     /// All runs of dots in the set, ordered by origin and sequence.
     pub fn ranges(&self) -> impl Iterator<Item = DotRange> + '_ {
         self.origins.iter().flat_map(|(origin, seqs)| {
