@@ -274,3 +274,30 @@ fn a_stale_snapshot_does_not_bring_back_what_was_removed() {
         );
     }
 }
+
+/// The pruning point is durable and outlives later syncs that prune nothing: a
+/// reopened replica still answers a peer that lacks pruned dots with a snapshot, never
+/// with the records after the gap.
+#[test]
+fn a_reopened_replica_remembers_what_it_pruned() {
+    let mut r = cluster(1).remove(0);
+    let now = NTP64(1 << 40);
+    let inc = [Op::Increment {
+        field: "n".into(),
+        by: 1,
+    }];
+    for _ in 0..2 {
+        r.write(now, "x", &inc, None).unwrap();
+        r.sync().unwrap();
+    }
+    let stable = r.version_vector().clone();
+    assert_eq!(r.prune_log(&stable, usize::MAX).unwrap(), 2);
+    r.sync().unwrap();
+    r.write(now, "x", &inc, None).unwrap();
+    r.sync().unwrap();
+    let r = Replica::open(r.into_store(), ReplicaConfig::default()).unwrap();
+    assert_eq!(
+        r.catch_up(&VersionVector::new(), 10).unwrap(),
+        lattice_node::CatchUp::SnapshotNeeded
+    );
+}

@@ -444,7 +444,8 @@ impl<S: Store> Replica<S> {
     /// Makes every staged write durable; returns what may now be acknowledged and sent.
     pub fn sync(&mut self) -> Result<Synced, StoreError> {
         let staged = std::mem::take(&mut self.staged);
-        let (batch, records, written) = staged.into_batch(&self.vv, self.meta());
+        let meta = self.meta(staged.prunes());
+        let (batch, records, written) = staged.into_batch(&self.vv, meta);
         let changed = batch.docs.iter().map(|(key, _)| key.clone()).collect();
         if !batch.is_empty() {
             self.store.write(batch)?;
@@ -460,16 +461,25 @@ impl<S: Store> Replica<S> {
         })
     }
 
-    /// The metadata written with every sync.
-    fn meta(&self) -> Vec<(MetaKey, Vec<u8>)> {
-        vec![
-            (MetaKey::VersionVector, codec::encode(&self.vv)),
+    /// The metadata a sync writes: the version vector and the clock's high-water mark
+    /// always, the pruning point when the sync `prunes` the log (only pruning moves it).
+    fn meta(&self, prunes: bool) -> Vec<(MetaKey, Vec<u8>)> {
+        // A few bytes per range of the vector: one buffer, no regrowth.
+        let vv_bytes = 16 + 8 * self.vv.range_count();
+        let mut meta = vec![
+            (
+                MetaKey::VersionVector,
+                codec::encode_sized(&self.vv, vv_bytes),
+            ),
             (
                 MetaKey::HlcHighWater,
                 self.hlc.high_water().0.to_be_bytes().to_vec(),
             ),
-            (MetaKey::Pruned, codec::encode(&self.pruned)),
-        ]
+        ];
+        if prunes {
+            meta.push((MetaKey::Pruned, codec::encode(&self.pruned)));
+        }
+        meta
     }
 
     /// The token a session holds after an operation here: its past and all of ours.

@@ -129,6 +129,11 @@ impl Staged {
         self.log.push((first, bytes));
     }
 
+    /// Whether this round deletes log records (prunes the log).
+    pub(super) fn prunes(&self) -> bool {
+        !self.log_deletes.is_empty()
+    }
+
     /// Records log deletions (pruning).
     pub(super) fn delete_log(&mut self, dots: Vec<Dot>) {
         self.log_deletes.extend(dots);
