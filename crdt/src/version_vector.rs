@@ -17,8 +17,7 @@ use crate::{Dot, NodeId};
 const SEARCH_JOIN_RATIO: usize = 8;
 
 /// A set of dots, stored per origin as a prefix plus ranges.
-#[derive(Clone, Default, PartialEq, Eq, Hash, Debug, Deserialize)]
-#[serde(try_from = "Vec<OriginWire>")]
+#[derive(Clone, Default, PartialEq, Eq, Hash, Debug)]
 pub struct VersionVector {
     /// Sorted by origin. Two origins fit inline, so a delta's context never allocates.
     origins: SmallVec<[(NodeId, SeqSet); 2]>,
@@ -362,34 +361,74 @@ impl Serialize for Spans<'_> {
     }
 }
 
+impl VersionVector {
+    /// Appends one origin as read from the wire, checking it follows the last one.
+    fn push_wire(
+        &mut self,
+        OriginWire(origin, prefix, ranges): OriginWire,
+    ) -> Result<(), &'static str> {
+        if self.origins.last().is_some_and(|(last, _)| *last >= origin) {
+            return Err("version vector origins are not strictly increasing");
+        }
+        let mut extra = SmallVec::with_capacity(ranges.len());
+        let mut floor = prefix.checked_add(1).ok_or("sequence number overflow")?;
+        for (lo, span) in ranges {
+            let hi = lo.checked_add(span).ok_or("sequence number overflow")?;
+            if lo <= floor {
+                return Err("version vector ranges overlap, touch or are unsorted");
+            }
+            extra.push((lo, hi));
+            floor = hi.checked_add(1).ok_or("sequence number overflow")?;
+        }
+        let seqs = SeqSet { prefix, extra };
+        if seqs.is_empty() {
+            return Err("version vector holds an empty origin");
+        }
+        self.origins.push((origin, seqs));
+        Ok(())
+    }
+}
+
 impl TryFrom<Vec<OriginWire>> for VersionVector {
     type Error = &'static str;
 
     fn try_from(wire: Vec<OriginWire>) -> Result<Self, Self::Error> {
-        let mut origins = SmallVec::with_capacity(wire.len());
-        let mut previous: Option<NodeId> = None;
-        for OriginWire(origin, prefix, ranges) in wire {
-            if previous.is_some_and(|p| p >= origin) {
-                return Err("version vector origins are not strictly increasing");
-            }
-            previous = Some(origin);
-            let mut extra = SmallVec::with_capacity(ranges.len());
-            let mut floor = prefix.checked_add(1).ok_or("sequence number overflow")?;
-            for (lo, span) in ranges {
-                let hi = lo.checked_add(span).ok_or("sequence number overflow")?;
-                if lo <= floor {
-                    return Err("version vector ranges overlap, touch or are unsorted");
-                }
-                extra.push((lo, hi));
-                floor = hi.checked_add(1).ok_or("sequence number overflow")?;
-            }
-            let seqs = SeqSet { prefix, extra };
-            if seqs.is_empty() {
-                return Err("version vector holds an empty origin");
-            }
-            origins.push((origin, seqs));
+        let mut vv = VersionVector::new();
+        for origin in wire {
+            vv.push_wire(origin)?;
         }
-        Ok(VersionVector { origins })
+        Ok(vv)
+    }
+}
+
+/// Reads the origins straight into the vector, checking each as it comes (no list of
+/// wire entries in between: a delta's context decodes without allocating).
+impl<'de> Deserialize<'de> for VersionVector {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Origins;
+
+        impl<'de> serde::de::Visitor<'de> for Origins {
+            type Value = VersionVector;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a version vector")
+            }
+
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: S,
+            ) -> Result<VersionVector, S::Error> {
+                let mut vv = VersionVector::new();
+                // The length is the peer's word: trusted only up to a bound.
+                vv.origins.reserve(seq.size_hint().unwrap_or(0).min(4096));
+                while let Some(origin) = seq.next_element::<OriginWire>()? {
+                    vv.push_wire(origin).map_err(serde::de::Error::custom)?;
+                }
+                Ok(vv)
+            }
+        }
+
+        d.deserialize_seq(Origins)
     }
 }
 
