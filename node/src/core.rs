@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Debug;
 use std::time::Duration;
 
-use lattice_crdt::{Dot, NodeId, Op, VersionVector, NTP64};
+use lattice_crdt::{codec, Dot, NodeId, Op, VersionVector, NTP64};
 use lattice_gossip::engine::{
     Address, Config as GossipConfig, Engine, Event, Kind, MemberInfo, MemberState, MetaTooLong,
     Transmit,
@@ -148,8 +148,10 @@ pub struct NodeCore<S, A> {
     pulled: BTreeMap<NodeId, Duration>,
     /// Whether [`join`](NodeCore::join) was given seeds.
     seeded: bool,
-    /// Each peer's version vector as its last anti-entropy digest gave it.
-    peer_digests: BTreeMap<NodeId, VersionVector>,
+    /// Each peer's version vector as its last anti-entropy digest gave it, encoded:
+    /// read only by pruning passes and the lag figures, and in a large cluster a tenth
+    /// of the memory of the decoded vector (which has an entry per origin), per peer.
+    peer_digests: BTreeMap<NodeId, Vec<u8>>,
     /// Whether a peer has answered one of our digests in full since this core started.
     caught_up: bool,
 }
@@ -338,6 +340,7 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         let ours = self.replica.version_vector();
         self.peer_digests
             .iter()
+            .filter_map(|(id, bytes)| Some((id, peer_digest(bytes)?)))
             .map(|(id, theirs)| {
                 let lacked = theirs.missing_ranges(ours);
                 let dots = lacked
@@ -367,14 +370,18 @@ impl<S: Store, A: Address> NodeCore<S, A> {
             return;
         }
         let ours = self.replica.version_vector();
-        let origins: BTreeSet<NodeId> = ours.ranges().map(|r| r.origin).collect();
+        // Per origin of ours, the prefix every live peer and we hold.
+        let mut held: Vec<(NodeId, u64)> = ours.origins().map(|o| (o, ours.prefix(o))).collect();
+        for bytes in self.peer_digests.values() {
+            let Some(theirs) = peer_digest(bytes) else {
+                return;
+            };
+            for (origin, prefix) in &mut held {
+                *prefix = (*prefix).min(theirs.prefix(*origin));
+            }
+        }
         let mut stable = VersionVector::new();
-        for origin in origins {
-            let held = self
-                .peer_digests
-                .values()
-                .map(|theirs| theirs.prefix(origin))
-                .fold(ours.prefix(origin), u64::min);
+        for (origin, held) in held {
             let cut = held.min(ours.max_seq(origin).saturating_sub(self.prune.retain_dots));
             if cut > 0 {
                 stable.insert_range(origin, 1..=cut);
@@ -510,7 +517,7 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         if let SyncMessage::Digest { vv, .. } = &message {
             let sender = peer.or_else(|| self.gossip.member_at(&from));
             if let Some(sender) = sender {
-                self.peer_digests.insert(sender, vv.clone());
+                self.peer_digests.insert(sender, codec::encode(vv));
             }
             self.replica.note_peer_version(vv);
         }
@@ -581,4 +588,10 @@ fn dedup_id(first: Dot) -> [u8; 16] {
     id[..8].copy_from_slice(&first.origin.get().to_be_bytes());
     id[8..].copy_from_slice(&first.seq.to_be_bytes());
     id
+}
+
+/// A peer's digest as [`NodeCore`] keeps it, decoded; `None` should it not decode
+/// (it was encoded here, so never), and then it counts as not received.
+fn peer_digest(bytes: &[u8]) -> Option<VersionVector> {
+    codec::decode(bytes, usize::MAX).ok()
 }
