@@ -5,7 +5,8 @@
 //! ([`Document::trim_context`]): a document's context holds only the dots the vector
 //! lacks (usually none), and the vector itself stands for the rest. In a large cluster
 //! the vector has an entry per origin that ever wrote, so a stored document is then
-//! about half the size, and no round completes contexts with the vector. A stored
+//! smaller by about the vector's encoded size (in the 1,000-node simulation, 1.5 KB of
+//! a 1.6–2.5 KB document), and no round completes contexts with the vector. A stored
 //! document is relative to the vector written in the same batch, and reading it back
 //! with any later vector gives the same document: a later dot of its own would have
 //! rewritten it.
