@@ -32,8 +32,7 @@ pub(crate) use staged::encode_stored;
 use std::time::Duration;
 
 use lattice_crdt::{
-    codec, DocLimits, Document, DotRange, Hlc, NodeId, Op, OpError, VersionVector,
-    MAX_DRIFT_DEFAULT, NTP64,
+    codec, DocLimits, Document, Hlc, NodeId, Op, OpError, VersionVector, MAX_DRIFT_DEFAULT, NTP64,
 };
 use serde_json::Value;
 use thiserror::Error;
@@ -336,12 +335,8 @@ impl<S: Store> Replica<S> {
         entry.bytes = bytes;
         entry.changed = true;
         let view = entry.doc.to_json();
-        let dots = DotRange {
-            origin: self.node,
-            first: first.seq,
-            last: first.seq + count - 1,
-        };
-        self.vv.insert_range(dots.origin, dots.first..=dots.last);
+        self.vv
+            .insert_range(self.node, first.seq..=first.seq + count - 1);
         self.staged.push_local(LogRecord {
             first,
             count,
