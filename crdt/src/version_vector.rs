@@ -66,6 +66,13 @@ impl SeqSet {
         self.extra.get(i).is_some_and(|&(lo, _)| lo <= seq)
     }
 
+    /// How many of `lo..=hi` are in the set.
+    fn count_in(&self, lo: u64, hi: u64) -> u64 {
+        self.ranges()
+            .map(|(l, h)| h.min(hi).saturating_add(1).saturating_sub(l.max(lo)))
+            .sum()
+    }
+
     fn max(&self) -> u64 {
         self.extra.last().map_or(self.prefix, |&(_, hi)| hi)
     }
@@ -280,6 +287,13 @@ impl VersionVector {
             });
         }
         out
+    }
+
+    /// How many dots of `range` are in the set: none (it is new here), `range.len()`
+    /// (all seen), or some. One search, no allocation.
+    pub fn count_in(&self, range: DotRange) -> u64 {
+        self.get(range.origin)
+            .map_or(0, |s| s.count_in(range.first, range.last))
     }
 
     /// The highest sequence number of `origin` in the set (0 if none).
@@ -571,6 +585,12 @@ mod model {
                 .collect();
             prop_assert_eq!(missing, mb.difference(&ma).copied().collect::<BTreeSet<_>>());
             prop_assert_eq!(va.includes(&vb), mb.is_subset(&ma));
+            for &(origin, first, len) in &b {
+                let origin = NodeId::new(origin).unwrap();
+                let range = DotRange { origin, first, last: first + len };
+                let held = (first..=first + len).filter(|&s| ma.contains(&Dot::new(origin, s))).count();
+                prop_assert_eq!(va.count_in(range), held as u64);
+            }
             // The representation is canonical: equal sets are equal values.
             let (rebuilt, _) = build(&ma.iter().map(|d| (d.origin.get(), d.seq, 0)).collect::<Vec<_>>());
             prop_assert_eq!(rebuilt, va);

@@ -60,18 +60,15 @@ impl<S: Store> Replica<S> {
     pub fn apply_remote(&mut self, now: NTP64, bytes: &[u8]) -> Result<Applied, ApplyError> {
         let record = LogRecord::decode(bytes, self.config.record_bytes_max, &self.config.limits)?;
         let range = record.dots();
-        let mut own = VersionVector::new();
-        own.insert_range(range.origin, range.first..=range.last);
-        let missing = self.vv.missing_ranges(&own);
-        if missing.is_empty() {
+        let held = self.vv.count_in(range);
+        if held == range.len() {
             return Ok(Applied::Duplicate);
         }
         self.observe(now, &record.delta)?;
         // A record's dots are new here, so it joins the document kept relative to the
         // version vector; one that repeats some (no honest peer sends it) joins the
         // whole document.
-        let new = missing == [range];
-        self.merge_doc(&record.key, record.delta, bytes.len(), !new)?;
+        self.merge_doc(&record.key, record.delta, bytes.len(), held > 0)?;
         self.vv.insert_range(range.origin, range.first..=range.last);
         self.staged.push_log(record.first, bytes.to_vec());
         Ok(Applied::New)
