@@ -6,6 +6,7 @@
 mod harness;
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 
 use harness::{millis, secs, NetConfig, Sim};
 use lattice_gossip::engine::{Config, Event};
@@ -67,6 +68,52 @@ fn every_node_gets_every_payload_exactly_once_without_loss() {
             }
         }
     }
+}
+
+/// Once copies and offers of a payload keep coming back, nearly every node holds it:
+/// nodes stop offering it early, and every node still gets it, once.
+#[test]
+fn echoes_stop_the_offers_of_a_widespread_payload() {
+    let (n, count, seed) = (100, 20, 23);
+    let run = |echoes_max: u32| {
+        let config = Config {
+            payload_echoes_max: NonZeroU32::new(echoes_max).unwrap(),
+            ..Config::default()
+        };
+        let mut sim = Sim::new(n, seed, config, NetConfig::default());
+        sim.join_all_via_first(millis(10));
+        let live: Vec<usize> = (0..n).collect();
+        check!(
+            sim,
+            sim.run_until_converged(&live, secs(20)).is_some(),
+            "no convergence"
+        );
+        let offered = |sim: &Sim| -> u64 {
+            (0..n)
+                .map(|i| sim.engine(i).stats().payload_ids_offered)
+                .sum()
+        };
+        let before = offered(&sim);
+        for k in 0..count {
+            sim.broadcast((k as usize * 7) % n, payload_id(k), vec![3; 100]);
+            sim.run_for(millis(50));
+        }
+        sim.run_for(secs(5));
+        let counts = deliveries(&sim);
+        check!(
+            sim,
+            counts.len() == count as usize * (n - 1) && counts.values().all(|&c| c == 1),
+            "{} deliveries of {count} payloads to {} nodes (echoes_max {echoes_max})",
+            counts.len(),
+            n - 1
+        );
+        offered(&sim) - before
+    };
+    let (stopped, unlimited) = (run(Config::default().payload_echoes_max.get()), run(1024));
+    assert!(
+        stopped * 10 < unlimited * 7,
+        "{stopped} ids offered with the default echo limit, {unlimited} without (seed {seed})"
+    );
 }
 
 #[test]

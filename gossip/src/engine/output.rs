@@ -118,6 +118,8 @@ pub struct Stats {
     pub payloads_delivered: u64,
     /// Whole payload copies pushed to peers (first pushes and forwards).
     pub payloads_sent: u64,
+    /// Payload ids offered to peers (a payload's rounds after its first).
+    pub payload_ids_offered: u64,
     /// Whole payload copies sent because a peer asked for an offered id.
     pub payloads_pulled: u64,
     /// Payloads received that were already seen.

@@ -64,6 +64,8 @@ pub(crate) struct Hot {
     pub(crate) whole: bool,
     /// Members known to hold it (they sent it to us, or we sent it to them).
     pub(crate) holders: Holders,
+    /// Copies and offers of it received since it was new here.
+    pub(crate) echoes: u32,
 }
 
 impl Hot {
@@ -222,6 +224,7 @@ mod tests {
             rounds_left: 1,
             whole: true,
             holders: Holders::default(),
+            echoes: 0,
         }
     }
 

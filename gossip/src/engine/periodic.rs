@@ -156,6 +156,7 @@ impl<A: Address> Engine<A> {
             // Most copies are of payloads still being pushed here: one look finds them.
             if let Some(hot) = self.hot.get_mut(&payload.id) {
                 self.stats.payload_duplicates += 1;
+                hot.echoes = hot.echoes.saturating_add(1);
                 hot.add_holder(sender);
                 continue;
             }
@@ -177,6 +178,7 @@ impl<A: Address> Engine<A> {
         let mut want = Vec::new();
         for id in have {
             if let Some(hot) = self.hot.get_mut(&id) {
+                hot.echoes = hot.echoes.saturating_add(1);
                 hot.add_holder(sender);
             } else if !self.seen.contains(&id) {
                 want.push(id);
@@ -210,6 +212,7 @@ impl<A: Address> Engine<A> {
             rounds_left: rounds,
             whole: true,
             holders: Default::default(),
+            echoes: 0,
         };
         if let Some(sender) = sender {
             hot.add_holder(sender);
@@ -226,9 +229,13 @@ impl<A: Address> Engine<A> {
     /// payloads are in flight. With no live member at all (alone, or cut off), the round
     /// is not spent: the payloads wait, within the queue's bounds, for members to appear.
     pub(super) fn push_payloads(&mut self, only_new: bool) {
+        let echoes_max = self.config.payload_echoes_max.get();
         let pushed: Vec<usize> = (0..self.hot.len())
             .filter(|&i| {
                 let hot = self.hot.at_mut(i);
+                if hot.echoes >= echoes_max {
+                    hot.rounds_left = 0; // widespread: done, though still asked for
+                }
                 hot.rounds_left > 0 && (hot.whole || !only_new)
             })
             .collect();
@@ -252,6 +259,7 @@ impl<A: Address> Engine<A> {
                 }
             }
             self.stats.payloads_sent += payloads.len() as u64;
+            self.stats.payload_ids_offered += have.len() as u64;
             self.send_push(addr, id, payloads, have);
         }
         for &index in &pushed {
