@@ -442,13 +442,14 @@ impl<S: Store> Replica<S> {
         let meta = self.meta(staged.prunes());
         let (batch, records, written) = staged.into_batch(&self.vv, meta);
         let changed = batch.docs.iter().map(|(key, _)| key.clone()).collect();
-        if !batch.is_empty() {
-            self.store.write(batch)?;
+        if batch.is_empty() {
+            self.store.sync()?;
+        } else {
+            self.store.write_synced(batch)?;
         }
         for (key, doc, bytes) in written {
             self.cache.put(key, doc, bytes);
         }
-        self.store.sync()?;
         Ok(Synced {
             durable_through: (self.next_ticket > 1).then(|| self.next_ticket - 1),
             records,

@@ -55,30 +55,43 @@ fn undo_changes<K: Ord, V>(map: &mut BTreeMap<K, V>, changes: Vec<(K, Option<V>)
 impl Contents {
     /// Applies a batch in the order both stores use: documents in order, then log puts,
     /// then log deletes, then metadata, then receipts in order (a later change to a key
-    /// wins). Returns what it replaced.
-    fn apply(&mut self, batch: WriteBatch) -> Undo {
-        let mut undo = Undo::default();
+    /// wins). Records what it replaced in `undo`, if given.
+    fn apply(&mut self, batch: WriteBatch, mut undo: Option<&mut Undo>) {
         for (key, value) in batch.docs {
-            let old = set(&mut self.docs, key.clone(), value);
-            undo.docs.push((key, old));
+            match undo.as_deref_mut() {
+                Some(undo) => {
+                    let old = set(&mut self.docs, key.clone(), value);
+                    undo.docs.push((key, old));
+                }
+                None => {
+                    set(&mut self.docs, key, value);
+                }
+            }
         }
         for (dot, record) in batch.log {
             let old = self.log.insert(dot, record);
-            undo.log.push((dot, old));
+            if let Some(undo) = undo.as_deref_mut() {
+                undo.log.push((dot, old));
+            }
         }
         for dot in batch.log_deletes {
             let old = self.log.remove(&dot);
-            undo.log.push((dot, old));
+            if let Some(undo) = undo.as_deref_mut() {
+                undo.log.push((dot, old));
+            }
         }
         for (key, value) in batch.meta {
             let old = self.meta.insert(key, value);
-            undo.meta.push((key, old));
+            if let Some(undo) = undo.as_deref_mut() {
+                undo.meta.push((key, old));
+            }
         }
         for (id, value) in batch.receipts {
             let old = set(&mut self.receipts, id, value);
-            undo.receipts.push((id, old));
+            if let Some(undo) = undo.as_deref_mut() {
+                undo.receipts.push((id, old));
+            }
         }
-        undo
     }
 
     /// Rolls back the batch that `undo` came from.
@@ -220,12 +233,20 @@ impl Store for MemStore {
     }
 
     fn write(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
-        let undo = self.contents.apply(batch);
+        let mut undo = Undo::default();
+        self.contents.apply(batch, Some(&mut undo));
         self.unsynced.push(undo);
         Ok(())
     }
 
     fn sync(&mut self) -> Result<(), StoreError> {
+        self.unsynced.clear();
+        Ok(())
+    }
+
+    /// Durable at once, so nothing to undo is recorded.
+    fn write_synced(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
+        self.contents.apply(batch, None);
         self.unsynced.clear();
         Ok(())
     }
@@ -332,6 +353,7 @@ mod tests {
     enum Step {
         Write(WriteBatch),
         Sync,
+        WriteSynced(WriteBatch),
         Crash,
         CrashKeeping(usize),
     }
@@ -340,6 +362,7 @@ mod tests {
         prop_oneof![
             6 => arb_batch().prop_map(Step::Write),
             2 => Just(Step::Sync),
+            2 => arb_batch().prop_map(Step::WriteSynced),
             1 => Just(Step::Crash),
             1 => (0usize..4).prop_map(Step::CrashKeeping),
         ]
@@ -353,6 +376,11 @@ mod tests {
             }
             Step::Sync => {
                 store.sync().unwrap();
+                model.sync();
+            }
+            Step::WriteSynced(batch) => {
+                store.write_synced(batch.clone()).unwrap();
+                model.unsynced.push(batch);
                 model.sync();
             }
             Step::Crash => {

@@ -171,6 +171,13 @@ pub trait Store {
     /// Makes every batch written so far durable.
     fn sync(&mut self) -> Result<(), StoreError>;
 
+    /// [`write`](Store::write) then [`sync`](Store::sync), which a store may do in one
+    /// step (a group commit writes and syncs back to back).
+    fn write_synced(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
+        self.write(batch)?;
+        self.sync()
+    }
+
     /// A handle that reads documents from other threads, if this store has one (the
     /// networked runtime serves reads through it without a call into its thread).
     fn doc_reader(&self) -> Option<Arc<dyn DocReader>> {
