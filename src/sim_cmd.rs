@@ -70,7 +70,13 @@ pub(crate) fn run(args: SimArgs) -> anyhow::Result<i32> {
                 progress_line(k, args.seeds, now, total);
             }
         };
-        match Simulation::new(run).run_with_progress(&mut progress) {
+        let mut sim = Simulation::new(run);
+        let result = sim.run_with_progress(&mut progress);
+        if k + 1 == args.seeds {
+            // The process ends after the report: the OS takes the memory back at once.
+            std::mem::forget(sim);
+        }
+        match result {
             Ok(report) => {
                 simulated += Duration::from_millis(report.simulated_ms);
                 summary.runs.push(report);
