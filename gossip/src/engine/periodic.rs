@@ -1,6 +1,8 @@
 //! Rounds on timers: gossip (updates and payload pushes, reaping), anti-entropy partner
 //! choice, and rejoin attempts that retry seeds and heal partitions.
 
+use std::collections::BTreeSet;
+
 use lattice_crdt::NodeId;
 
 use super::message::{Body, WirePayload};
@@ -74,8 +76,7 @@ impl<A: Address> Engine<A> {
 
     /// Every `anti_entropy_interval`: names a random live member.
     pub(super) fn anti_entropy_round(&mut self) {
-        let alive = self.alive();
-        if let Some(peer) = self.rng.sample(&alive, 1).pop() {
+        if let Some(peer) = self.sample_alive_except(&BTreeSet::new(), 1).pop() {
             self.emit(Event::AntiEntropy { peer });
         }
         let next = self.now + self.config.anti_entropy_interval;
@@ -92,9 +93,12 @@ impl<A: Address> Engine<A> {
             .iter()
             .filter(|(_, t)| !t.left)
             .map(|(id, t)| (*id, t.addr.clone()));
+        // The members down (dead or left), in id order, are indexed: no scan of the table.
         let dead: Vec<(NodeId, A)> = self
-            .sorted_members()
-            .into_iter()
+            .index
+            .down_since()
+            .keys()
+            .filter_map(|id| self.members.get(id))
             .filter(|m| m.state == MemberState::Dead)
             .map(|m| (m.id, m.addr.clone()))
             .chain(reaped)
@@ -102,7 +106,12 @@ impl<A: Address> Engine<A> {
         if let Some((id, addr)) = self.rng.sample(&dead, 1).pop() {
             self.send_sync(addr, Some(id), false);
         }
-        let live_addrs: Vec<A> = self.reachable().into_iter().map(|(_, a)| a).collect();
+        let live_addrs: Vec<&A> = self
+            .members
+            .values()
+            .filter(|m| m.is_reachable())
+            .map(|m| &m.addr)
+            .collect();
         let lost_seeds: Vec<A> = self
             .seeds
             .iter()
@@ -118,8 +127,7 @@ impl<A: Address> Engine<A> {
 
     /// Every `push_pull_interval`: a full sync with one random live member.
     pub(super) fn push_pull_round(&mut self) {
-        let alive = self.alive();
-        if let Some((id, addr)) = self.rng.sample(&alive, 1).pop() {
+        if let Some((id, addr)) = self.sample_alive_except(&BTreeSet::new(), 1).pop() {
             self.send_sync(addr, Some(id), false);
         }
         let next = self.now + self.config.push_pull_interval;

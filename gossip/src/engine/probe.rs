@@ -1,6 +1,7 @@
 //! SWIM's failure detector: one probe per protocol period, indirect probes through
 //! relays, and the relay side of indirect probing.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use lattice_crdt::NodeId;
@@ -92,7 +93,7 @@ impl<A: Address> Engine<A> {
                     return Some((id, m.addr.clone()));
                 }
             }
-            let mut order: Vec<NodeId> = self.reachable().into_iter().map(|(id, _)| id).collect();
+            let mut order: Vec<NodeId> = self.index.reachable().to_vec();
             self.rng.shuffle(&mut order);
             self.probe_order = order;
             self.probe_next = 0;
@@ -124,11 +125,10 @@ impl<A: Address> Engine<A> {
         let Some(target_addr) = self.members.get(&target).map(|m| m.addr.clone()) else {
             return;
         };
-        let mut candidates = self.alive();
-        candidates.retain(|(id, _)| *id != target);
-        let relays = self
-            .rng
-            .sample(&candidates, self.config.indirect_checks.get() as usize);
+        let relays = self.sample_alive_except(
+            &BTreeSet::from([target]),
+            self.config.indirect_checks.get() as usize,
+        );
         for (relay, addr) in &relays {
             let body = Body::PingReq {
                 seq,
