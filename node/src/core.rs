@@ -353,12 +353,7 @@ impl<S: Store, A: Address> NodeCore<S, A> {
 
     /// The live (alive or suspect) members; the digests of the others are forgotten.
     fn live_peers(&mut self) -> BTreeSet<NodeId> {
-        let live: BTreeSet<NodeId> = self
-            .gossip
-            .members()
-            .filter(|m| matches!(m.state, MemberState::Alive | MemberState::Suspect))
-            .map(|m| m.id)
-            .collect();
+        let live: BTreeSet<NodeId> = self.gossip.reachable_ids().iter().copied().collect();
         self.peer_digests.retain(|id, _| live.contains(id));
         live
     }

@@ -463,6 +463,13 @@ impl<A: Address> Engine<A> {
         self.events.pop_front()
     }
 
+    /// The ids of the members held alive or suspect, sorted: what [`members`](Engine::members)
+    /// would list in those states, without building each member's record.
+    pub fn reachable_ids(&self) -> &[NodeId] {
+        self.debug_check_index();
+        self.index.reachable()
+    }
+
     /// The other members this node knows of (not itself), by id, with phi as of the
     /// latest input.
     pub fn members(&self) -> impl Iterator<Item = MemberInfo<A>> + '_ {
