@@ -28,13 +28,19 @@ fn payload_id(k: u64) -> [u8; 16] {
     id
 }
 
-/// `n` converged nodes broadcast `count` payloads from random origins, 50 ms apart.
-fn broadcast_run(n: usize, seed: u64, net: NetConfig, count: u64) -> (Sim, Vec<usize>) {
-    let mut sim = Sim::new(n, seed, Config::default(), NetConfig::default());
+/// `n` nodes with `config` that joined through the first and see each other alive.
+fn converged(n: usize, seed: u64, config: Config) -> Sim {
+    let mut sim = Sim::new(n, seed, config, NetConfig::default());
     sim.join_all_via_first(millis(10));
     let live: Vec<usize> = (0..n).collect();
     let took = sim.run_until_converged(&live, secs(20));
     check!(sim, took.is_some(), "cluster did not converge");
+    sim
+}
+
+/// `n` converged nodes broadcast `count` payloads from random origins, 50 ms apart.
+fn broadcast_run(n: usize, seed: u64, net: NetConfig, count: u64) -> (Sim, Vec<usize>) {
+    let mut sim = converged(n, seed, Config::default());
     sim.net = net;
     let mut origins = Vec::new();
     for k in 0..count {
@@ -80,14 +86,7 @@ fn echoes_stop_the_offers_of_a_widespread_payload() {
             payload_echoes_max: NonZeroU32::new(echoes_max).unwrap(),
             ..Config::default()
         };
-        let mut sim = Sim::new(n, seed, config, NetConfig::default());
-        sim.join_all_via_first(millis(10));
-        let live: Vec<usize> = (0..n).collect();
-        check!(
-            sim,
-            sim.run_until_converged(&live, secs(20)).is_some(),
-            "no convergence"
-        );
+        let mut sim = converged(n, seed, config);
         let offered = |sim: &Sim| -> u64 {
             (0..n)
                 .map(|i| sim.engine(i).stats().payload_ids_offered)
@@ -214,11 +213,7 @@ fn payload_broadcast_while_alone_spreads_once_members_appear() {
 /// Messages all nodes sent while `count` payloads from one origin were pushed.
 fn messages_while_pushing(seed: u64, count: u64) -> (Sim, u64) {
     let n = 20;
-    let mut sim = Sim::new(n, seed, Config::default(), NetConfig::default());
-    sim.join_all_via_first(millis(10));
-    let live: Vec<usize> = (0..n).collect();
-    let took = sim.run_until_converged(&live, secs(20));
-    check!(sim, took.is_some(), "cluster did not converge");
+    let mut sim = converged(n, seed, Config::default());
     sim.run_for(secs(5));
     let sent = |sim: &Sim| -> u64 { (0..n).map(|i| sim.engine(i).stats().messages_sent).sum() };
     let before = sent(&sim);
@@ -285,14 +280,7 @@ fn payloads_offered_by_id_are_pulled_by_those_that_lack_them() {
 fn a_payload_is_pushing_while_its_rounds_last() {
     let seed = 29;
     let n = 10;
-    let mut sim = Sim::new(n, seed, Config::default(), NetConfig::default());
-    sim.join_all_via_first(millis(10));
-    let live: Vec<usize> = (0..n).collect();
-    check!(
-        sim,
-        sim.run_until_converged(&live, secs(20)).is_some(),
-        "cluster did not converge"
-    );
+    let mut sim = converged(n, seed, Config::default());
     let id = payload_id(1);
     check!(
         sim,
