@@ -52,8 +52,9 @@ pub struct Config {
     /// node forgets it. Bound: ..= 16. Higher delivers more without anti-entropy's help,
     /// at one id per extra round and fanout member.
     pub payload_rounds_mult: NonZeroU32,
-    /// A payload stops being offered, before its rounds are done, once this many copies
-    /// and offers of it have come back from peers: with every holder sending to
+    /// A payload stops being pushed (offered, or sent whole if its first round has not
+    /// come yet), before its rounds are done, once this many copies and offers of it
+    /// have come back from peers: with every holder sending to
     /// `gossip_nodes` members a round, a node hears about `gossip_nodes` echoes a round
     /// once nearly all hold it, and offers after that reach almost only holders.
     /// Bound: ..= 1024. The default, twice the default fanout, stops about two rounds

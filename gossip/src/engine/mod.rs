@@ -68,10 +68,9 @@
 //!   nodes (5% at fanout 3); the offers bring that to well under one node in a thousand,
 //!   and anti-entropy (the node core's job) repairs the rest. Once `payload_echoes_max`
 //!   copies and offers of a payload have come back to a node, nearly all hold it, and
-//!   the node stops offering it before its rounds are done (counter-based stopping, as
+//!   the node stops pushing it before its rounds are done (counter-based stopping, as
 //!   in Demers et al.'s rumor mongering): most offers of the last rounds reached only
-//!   holders. Duplicates are dropped by a
-//!   FIFO set of `seen_payloads_max` ids.
+//!   holders. Duplicates are dropped by a FIFO set of `seen_payloads_max` ids.
 //! - **Stale suspicions.** Each gossip round the node reminds one member it holds
 //!   suspect, in turn and each at most once per protocol period, of the suspicion; a
 //!   node told that it is suspect or dead, at any incarnation, answers the sender at once
