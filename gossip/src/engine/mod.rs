@@ -570,6 +570,11 @@ impl<A: Address> Engine<A> {
         ids.map(|id| (id, self.members[&id].addr.clone())).collect()
     }
 
+    /// `k` random alive members (see [`sample_alive_except`](Engine::sample_alive_except)).
+    fn sample_alive(&mut self, k: usize) -> Vec<(NodeId, A)> {
+        self.sample_alive_except(&BTreeSet::new(), k)
+    }
+
     /// `k` random alive members not in `skip`, as `self.rng.sample` would pick them
     /// from the alive members (in id order) less `skip`, looking up only the picked
     /// members: a round that names one partner must not touch every member's entry,

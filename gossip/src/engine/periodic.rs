@@ -1,8 +1,6 @@
 //! Rounds on timers: gossip (updates and payload pushes, reaping), anti-entropy partner
 //! choice, and rejoin attempts that retry seeds and heal partitions.
 
-use std::collections::BTreeSet;
-
 use lattice_crdt::NodeId;
 
 use super::message::{Body, WirePayload};
@@ -76,7 +74,7 @@ impl<A: Address> Engine<A> {
 
     /// Every `anti_entropy_interval`: names a random live member.
     pub(super) fn anti_entropy_round(&mut self) {
-        if let Some(peer) = self.sample_alive_except(&BTreeSet::new(), 1).pop() {
+        if let Some(peer) = self.sample_alive(1).pop() {
             self.emit(Event::AntiEntropy { peer });
         }
         let next = self.now + self.config.anti_entropy_interval;
@@ -127,7 +125,7 @@ impl<A: Address> Engine<A> {
 
     /// Every `push_pull_interval`: a full sync with one random live member.
     pub(super) fn push_pull_round(&mut self) {
-        if let Some((id, addr)) = self.sample_alive_except(&BTreeSet::new(), 1).pop() {
+        if let Some((id, addr)) = self.sample_alive(1).pop() {
             self.send_sync(addr, Some(id), false);
         }
         let next = self.now + self.config.push_pull_interval;
