@@ -10,11 +10,17 @@
 //! copies nothing: a simulated cluster holds each node's data once. Everything is ordered
 //! (`BTreeMap`), nothing reads a clock or a random source, so a simulation replays bit
 //! for bit.
+//!
+//! Every node of a cluster stores the same log records. Stores made with one
+//! [`RecordPool`] ([`MemStore::with_pool`]) hold one copy of each: a simulated cluster
+//! of 1,000 nodes then keeps each record once instead of 1,000 times.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
+use std::sync::{Arc, Mutex, Weak};
 
 use lattice_crdt::{Dot, NodeId};
+use rustc_hash::FxHashMap;
 
 use super::{MetaKey, ReceiptId, Store, StoreError, WriteBatch};
 
@@ -22,7 +28,7 @@ use super::{MetaKey, ReceiptId, Store, StoreError, WriteBatch};
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Contents {
     docs: BTreeMap<String, Vec<u8>>,
-    log: BTreeMap<Dot, Vec<u8>>,
+    log: BTreeMap<Dot, Arc<[u8]>>,
     meta: BTreeMap<MetaKey, Vec<u8>>,
     receipts: BTreeMap<ReceiptId, Vec<u8>>,
 }
@@ -32,7 +38,7 @@ struct Contents {
 #[derive(Clone, Debug, Default)]
 struct Undo {
     docs: Vec<(String, Option<Vec<u8>>)>,
-    log: Vec<(Dot, Option<Vec<u8>>)>,
+    log: Vec<(Dot, Option<Arc<[u8]>>)>,
     meta: Vec<(MetaKey, Option<Vec<u8>>)>,
     receipts: Vec<(ReceiptId, Option<Vec<u8>>)>,
 }
@@ -55,8 +61,9 @@ fn undo_changes<K: Ord, V>(map: &mut BTreeMap<K, V>, changes: Vec<(K, Option<V>)
 impl Contents {
     /// Applies a batch in the order both stores use: documents in order, then log puts,
     /// then log deletes, then metadata, then receipts in order (a later change to a key
-    /// wins). Records what it replaced in `undo`, if given.
-    fn apply(&mut self, batch: WriteBatch, mut undo: Option<&mut Undo>) {
+    /// wins). Log records are stored through `pool`. Records what it replaced in
+    /// `undo`, if given.
+    fn apply(&mut self, batch: WriteBatch, pool: &RecordPool, mut undo: Option<&mut Undo>) {
         for (key, value) in batch.docs {
             match undo.as_deref_mut() {
                 Some(undo) => {
@@ -69,7 +76,7 @@ impl Contents {
             }
         }
         for (dot, record) in batch.log {
-            let old = self.log.insert(dot, record);
+            let old = self.log.insert(dot, pool.share(dot, record));
             if let Some(undo) = undo.as_deref_mut() {
                 undo.log.push((dot, old));
             }
@@ -103,6 +110,60 @@ impl Contents {
     }
 }
 
+/// Log records shared by the [`MemStore`]s made with it: a record stored by several of
+/// them is held once. A handle: clones share the pool.
+///
+/// The pool only remembers records (weakly), keyed by their first dot; a store holds
+/// its records itself, so a record leaves memory once no store holds it any more. A
+/// record with the same dot but other bytes (a crashed node that reused a dot it never
+/// sent) is simply not shared.
+#[derive(Clone, Debug, Default)]
+pub struct RecordPool(Arc<Mutex<PoolMap>>);
+
+#[derive(Debug, Default)]
+struct PoolMap {
+    records: FxHashMap<Dot, Weak<[u8]>>,
+    /// When `records` reaches this many entries, the dropped ones are forgotten.
+    purge_at: usize,
+}
+
+impl RecordPool {
+    /// An empty pool.
+    pub fn new() -> RecordPool {
+        RecordPool::default()
+    }
+
+    /// The shared copy of the record `bytes` under `dot`.
+    fn share(&self, dot: Dot, bytes: Vec<u8>) -> Arc<[u8]> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(held) = map.records.get(&dot).and_then(Weak::upgrade) {
+            return if *held == *bytes { held } else { bytes.into() };
+        }
+        let record: Arc<[u8]> = bytes.into();
+        map.records.insert(dot, Arc::downgrade(&record));
+        if map.records.len() >= map.purge_at {
+            // Amortized: a purge at least doubles the room before the next one.
+            map.records.retain(|_, r| r.strong_count() > 0);
+            map.purge_at = (2 * map.records.len()).max(1024);
+        }
+        record
+    }
+
+    /// How many records the pool remembers that some store still holds.
+    pub fn len(&self) -> usize {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.records
+            .values()
+            .filter(|r| r.strong_count() > 0)
+            .count()
+    }
+
+    /// Whether no store holds a record of the pool.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// A store in memory for tests and the deterministic simulator; it never fails.
 ///
 /// A crash is modelled, not real: call [`MemStore::crash`] (or
@@ -112,6 +173,8 @@ impl Contents {
 #[derive(Clone, Debug)]
 pub struct MemStore {
     node: NodeId,
+    /// Where its log records are kept.
+    pool: RecordPool,
     /// Everything written, synced or not: what reads see.
     contents: Contents,
     /// For each batch written since the last sync, oldest first, what it replaced.
@@ -119,10 +182,17 @@ pub struct MemStore {
 }
 
 impl MemStore {
-    /// An empty store of `node`.
+    /// An empty store of `node`, sharing its log records with no other store.
     pub fn new(node: NodeId) -> MemStore {
+        MemStore::with_pool(node, RecordPool::new())
+    }
+
+    /// An empty store of `node` that shares its log records through `pool` with the
+    /// other stores made with it.
+    pub fn with_pool(node: NodeId, pool: RecordPool) -> MemStore {
         MemStore {
             node,
+            pool,
             contents: Contents::default(),
             unsynced: Vec::new(),
         }
@@ -186,7 +256,7 @@ impl Store for MemStore {
     fn log_floor(&self, origin: NodeId, seq: u64) -> Result<Option<(Dot, Vec<u8>)>, StoreError> {
         let range = Dot::new(origin, 0)..=Dot::new(origin, seq);
         let floor = self.contents.log.range(range).next_back();
-        Ok(floor.map(|(dot, record)| (*dot, record.clone())))
+        Ok(floor.map(|(dot, record)| (*dot, record.to_vec())))
     }
 
     fn log_range(
@@ -205,7 +275,7 @@ impl Store for MemStore {
             .log
             .range(range)
             .take(limit)
-            .map(|(dot, record)| (*dot, record.clone()))
+            .map(|(dot, record)| (*dot, record.to_vec()))
             .collect())
     }
 
@@ -234,7 +304,7 @@ impl Store for MemStore {
 
     fn write(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
         let mut undo = Undo::default();
-        self.contents.apply(batch, Some(&mut undo));
+        self.contents.apply(batch, &self.pool, Some(&mut undo));
         self.unsynced.push(undo);
         Ok(())
     }
@@ -246,7 +316,7 @@ impl Store for MemStore {
 
     /// Durable at once, so nothing to undo is recorded.
     fn write_synced(&mut self, batch: WriteBatch) -> Result<(), StoreError> {
-        self.contents.apply(batch, None);
+        self.contents.apply(batch, &self.pool, None);
         self.unsynced.clear();
         Ok(())
     }
@@ -258,7 +328,7 @@ impl Store for MemStore {
 mod tests {
     use proptest::prelude::*;
 
-    use super::MemStore;
+    use super::{MemStore, RecordPool};
     use crate::store::contract_tests::{
         arb_batch, assert_matches_model, dot, dots, keys, node, put_docs, put_log,
         store_contract_tests, Model, NODE,
@@ -346,6 +416,33 @@ mod tests {
         fork.crash();
         assert_eq!(fork.doc("k").unwrap(), None);
         assert_eq!(store.doc("k").unwrap(), Some(b"1".to_vec()));
+    }
+
+    #[test]
+    fn stores_of_one_pool_hold_each_record_once() {
+        let pool = RecordPool::new();
+        let mut a = MemStore::with_pool(NODE, pool.clone());
+        let mut b = MemStore::with_pool(node(8), pool.clone());
+        a.write_synced(put_log(&[dot(1, 1), dot(1, 2)])).unwrap();
+        b.write(put_log(&[dot(1, 1)])).unwrap();
+        assert_eq!(pool.len(), 2, "b's copy of 1:1 is a's");
+        // Other bytes under a dot that is pooled already: kept apart, each store reads
+        // its own.
+        let other = WriteBatch {
+            log: vec![(dot(1, 2), b"other".to_vec())],
+            ..WriteBatch::default()
+        };
+        b.write(other).unwrap();
+        assert_eq!(b.log_floor(node(1), 2).unwrap().unwrap().1, b"other");
+        assert_ne!(a.log_floor(node(1), 2).unwrap().unwrap().1, b"other");
+        b.crash();
+        assert!(b.log_floor(node(1), 9).unwrap().is_none());
+        assert_eq!(pool.len(), 2, "a still holds both");
+        drop(a);
+        assert!(
+            pool.is_empty(),
+            "a record leaves with the last store holding it"
+        );
     }
 
     /// What a test does to a MemStore, and what the model expects of it.

@@ -23,7 +23,7 @@ mod contract_tests;
 mod mem;
 mod sled_store;
 
-pub use mem::MemStore;
+pub use mem::{MemStore, RecordPool};
 pub use sled_store::SledStore;
 
 use std::sync::Arc;

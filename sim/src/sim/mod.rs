@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use lattice_crdt::Timestamp;
-use lattice_node::store::MemStore;
+use lattice_node::store::{MemStore, RecordPool};
 use lattice_node::{NodeConfig, NodeCore};
 use thiserror::Error;
 
@@ -146,6 +146,8 @@ pub struct Simulation {
     ran: bool,
     net: Network,
     nodes: Vec<SimNode>,
+    /// The log records the nodes' stores share (each record is held once).
+    records: RecordPool,
     sessions: Vec<Session>,
     rng: Rng,
     trace: Trace,
@@ -216,6 +218,7 @@ impl Simulation {
             ran: false,
             net,
             nodes,
+            records: RecordPool::new(),
             sessions: Vec::new(),
             rng: rng.fork(),
             trace: Trace::default(),

@@ -36,7 +36,7 @@ impl Simulation {
         let store = node
             .store
             .take()
-            .unwrap_or_else(|| MemStore::new(node_id(i)));
+            .unwrap_or_else(|| MemStore::with_pool(node_id(i), self.records.clone()));
         let replica = Replica::open(store, ReplicaConfig::default())
             .expect("a MemStore reopens after a crash");
         let seed = Rng::new(self.options.seed ^ ((i as u64) << 32) ^ node.epoch).next_u64();
