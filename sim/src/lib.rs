@@ -1,8 +1,9 @@
 //! lattice-sim: the deterministic simulator behind `lattice sim`.
 //!
 //! It runs N real node cores ([`lattice_node::NodeCore`]: replica + gossip engine, over
-//! [`MemStore`](lattice_node::store::MemStore)) in one thread, in virtual time, from one
-//! seed: a simulated network (per-link latency and jitter, loss, duplication,
+//! [`MemStore`](lattice_node::store::MemStore)s that share one
+//! [`RecordPool`](lattice_node::store::RecordPool), so each log record is held once) in
+//! one thread, in virtual time, from one seed: a simulated network (per-link latency and jitter, loss, duplication,
 //! reordering, partitions symmetric, one-way and isolating), per-node clock offset,
 //! drift and jumps fed to the HLC, crashes that lose unsynced writes, restarts, pauses,
 //! and a workload of client sessions that write every op kind, read with session
