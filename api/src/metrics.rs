@@ -152,6 +152,11 @@ async fn render_node(state: &ApiState, out: &mut String) {
                 node.records_pruned,
             ),
             (
+                "lattice_syncs_total",
+                "Group commits: store syncs that made staged changes durable.",
+                node.syncs,
+            ),
+            (
                 "lattice_frames_refused_total",
                 "Frames from peers dropped as malformed or refused.",
                 node.frames_refused,

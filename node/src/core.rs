@@ -54,6 +54,33 @@ pub struct NodeConfig {
     pub sync: SyncLimits,
     /// When the delta log is pruned.
     pub prune: PruneConfig,
+    /// When staged changes are made durable.
+    pub commit: CommitConfig,
+}
+
+/// When staged changes are made durable (see [`NodeCore::sync_due`]).
+#[derive(Clone, Copy, Debug)]
+pub struct CommitConfig {
+    /// How long changes that no client waits for (records from peers, anti-entropy
+    /// repairs, pruning, expired receipts) may stay staged before a sync is due
+    /// (default 100 ms). A local write is due at once, and its sync takes them along.
+    /// A node that mostly takes in other nodes' writes then syncs a few times a second
+    /// instead of once per record; what a crash loses of them is durable at their
+    /// origins and comes back by anti-entropy. The runtime also syncs at once when a
+    /// read waits for durability or someone follows the node's changes.
+    pub peer_delay: Duration,
+    /// Bytes of such changes past which a sync is due at once (default 1 MiB): a bound
+    /// on what they hold in memory.
+    pub peer_bytes_max: usize,
+}
+
+impl Default for CommitConfig {
+    fn default() -> Self {
+        CommitConfig {
+            peer_delay: Duration::from_millis(100),
+            peer_bytes_max: 1 << 20,
+        }
+    }
 }
 
 /// When the delta log is pruned (see [`NodeCore::handle_timeout`]).
@@ -127,6 +154,8 @@ pub struct NodeStats {
     pub frames_refused: u64,
     /// Log records pruned.
     pub records_pruned: u64,
+    /// Syncs that made staged changes durable (group commits).
+    pub syncs: u64,
 }
 
 /// A node: replica plus membership. See the module doc.
@@ -141,7 +170,15 @@ pub struct NodeCore<S, A> {
     outbox: VecDeque<Transmit<A>>,
     events: VecDeque<NodeEvent<A>>,
     stats: NodeStats,
+    commit: CommitConfig,
+    /// Whether anything is staged.
     dirty: bool,
+    /// Whether a local write is staged (a sync is due at once).
+    urgent: bool,
+    /// Since when changes from peers (or the node's own housekeeping) are staged, and
+    /// how many bytes of them.
+    peer_since: Option<Duration>,
+    peer_bytes: usize,
     /// When the next sweep of expired write receipts is due.
     next_receipt_sweep: Duration,
     /// When each peer was last asked for what a waiting session lacks.
@@ -193,7 +230,11 @@ impl<S: Store, A: Address> NodeCore<S, A> {
             outbox: VecDeque::new(),
             events: VecDeque::new(),
             stats: NodeStats::default(),
+            commit: config.commit,
             dirty: false,
+            urgent: false,
+            peer_since: None,
+            peer_bytes: 0,
             next_receipt_sweep: Duration::ZERO,
             pulled: BTreeMap::new(),
             seeded: false,
@@ -267,7 +308,7 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         session: Option<&SessionToken>,
     ) -> Result<Written, WriteError> {
         let written = self.replica.write(wall, key, ops, session)?;
-        self.dirty = true;
+        self.stage_local();
         Ok(written)
     }
 
@@ -281,7 +322,9 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         retry: &Retry,
     ) -> Result<Written, WriteError> {
         let written = self.replica.write_once(wall, key, ops, session, retry)?;
-        self.dirty |= !written.replayed;
+        if !written.replayed {
+            self.stage_local();
+        }
         Ok(written)
     }
 
@@ -359,7 +402,7 @@ impl<S: Store, A: Address> NodeCore<S, A> {
     }
 
     /// One pruning pass (see [`handle_timeout`](NodeCore::handle_timeout)).
-    fn prune_log(&mut self) {
+    fn prune_log(&mut self, now: Duration) {
         let live = self.live_peers();
         if live.iter().any(|id| !self.peer_digests.contains_key(id)) {
             return;
@@ -385,7 +428,9 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         // A store error here shows again at the next write or sync, which report it.
         if let Ok(pruned) = self.replica.prune_log(&stable, self.prune.records_per_pass) {
             self.stats.records_pruned += pruned as u64;
-            self.dirty |= pruned > 0;
+            if pruned > 0 {
+                self.stage_peer(now, 0);
+            }
         }
     }
 
@@ -394,10 +439,44 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         self.dirty
     }
 
+    /// When a sync is due: `None` if nothing is staged; `Duration::ZERO` (due at once)
+    /// when a local write is staged or the changes from peers reached
+    /// [`CommitConfig::peer_bytes_max`]; otherwise [`CommitConfig::peer_delay`] after
+    /// the first change from a peer. Syncing earlier is always allowed.
+    pub fn sync_due(&self) -> Option<Duration> {
+        if !self.dirty {
+            return None;
+        }
+        if self.urgent || self.peer_bytes >= self.commit.peer_bytes_max {
+            return Some(Duration::ZERO);
+        }
+        Some(
+            self.peer_since
+                .map_or(Duration::ZERO, |since| since + self.commit.peer_delay),
+        )
+    }
+
+    /// A local write was staged.
+    fn stage_local(&mut self) {
+        self.dirty = true;
+        self.urgent = true;
+    }
+
+    /// `bytes` of changes from peers (or of housekeeping) were staged at `now`.
+    fn stage_peer(&mut self, now: Duration, bytes: usize) {
+        self.dirty = true;
+        self.peer_since.get_or_insert(now);
+        self.peer_bytes = self.peer_bytes.saturating_add(bytes);
+    }
+
     /// Makes everything staged durable, then broadcasts the local writes it covered.
     pub fn sync(&mut self, now: Duration) -> Result<Synced, StoreError> {
         let synced = self.replica.sync()?;
+        self.stats.syncs += 1;
         self.dirty = false;
+        self.urgent = false;
+        self.peer_since = None;
+        self.peer_bytes = 0;
         for record in &synced.records {
             self.gossip
                 .broadcast(now, dedup_id(record.first), record.encode());
@@ -446,7 +525,7 @@ impl<S: Store, A: Address> NodeCore<S, A> {
             }
             .map_err(|e| FrameError::Gossip(e.to_string())),
             Some((&c, body)) if c == Channel::Sync as u8 => {
-                self.handle_sync_frame(wall, from, peer, body)
+                self.handle_sync_frame(now, wall, from, peer, body)
             }
             _ => Err(FrameError::Channel),
         };
@@ -470,13 +549,15 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         self.drain_gossip(now, wall);
         if now >= self.next_prune {
             self.next_prune = now + self.prune.interval;
-            self.prune_log();
+            self.prune_log(now);
         }
         if now >= self.next_receipt_sweep {
             self.next_receipt_sweep = now + RECEIPT_SWEEP_PERIOD;
             // A store error here shows again at the next write or sync, which report it.
             if let Ok(expired) = self.replica.expire_receipts(wall, RECEIPT_SWEEP_LEN) {
-                self.dirty |= expired > 0;
+                if expired > 0 {
+                    self.stage_peer(now, 0);
+                }
             }
         }
     }
@@ -503,6 +584,7 @@ impl<S: Store, A: Address> NodeCore<S, A> {
 
     fn handle_sync_frame(
         &mut self,
+        now: Duration,
         wall: NTP64,
         from: A,
         peer: Option<NodeId>,
@@ -527,7 +609,7 @@ impl<S: Store, A: Address> NodeCore<S, A> {
             .replica
             .handle_sync(wall, message, &self.limits, &pushing)?;
         if self.replica.version_vector() != &before {
-            self.dirty = true;
+            self.stage_peer(now, body.len());
         }
         self.stats.repairs += outcome.applied as u64;
         self.caught_up |= complete;
@@ -548,10 +630,10 @@ impl<S: Store, A: Address> NodeCore<S, A> {
     }
 
     /// Acts on what the engine reported: payloads, anti-entropy partners, membership.
-    fn drain_gossip(&mut self, _now: Duration, wall: NTP64) {
+    fn drain_gossip(&mut self, now: Duration, wall: NTP64) {
         while let Some(event) = self.gossip.poll_event() {
             match event {
-                Event::Payload { bytes, .. } => self.apply_payload(wall, &bytes),
+                Event::Payload { bytes, .. } => self.apply_payload(now, wall, &bytes),
                 Event::AntiEntropy { peer } => {
                     self.stats.exchanges += 1;
                     let digest = self.replica.digest();
@@ -562,11 +644,11 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         }
     }
 
-    fn apply_payload(&mut self, wall: NTP64, bytes: &[u8]) {
+    fn apply_payload(&mut self, now: Duration, wall: NTP64, bytes: &[u8]) {
         match self.replica.apply_remote(wall, bytes) {
             Ok(crate::replica::Applied::New) => {
                 self.stats.deltas_applied += 1;
-                self.dirty = true;
+                self.stage_peer(now, bytes.len());
             }
             Ok(crate::replica::Applied::Duplicate) => self.stats.deltas_duplicate += 1,
             Err(e) => {

@@ -29,7 +29,8 @@ mod sync;
 mod token;
 
 pub use core::{
-    Channel, FrameError, NodeConfig, NodeCore, NodeEvent, NodeStats, PruneConfig, Readiness,
+    Channel, CommitConfig, FrameError, NodeConfig, NodeCore, NodeEvent, NodeStats, PruneConfig,
+    Readiness,
 };
 pub use key::{validate_key, KeyError, KEY_BYTES_MAX};
 pub use log::{LogRecord, RecordError};

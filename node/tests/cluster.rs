@@ -12,7 +12,7 @@ use common::node;
 use lattice_crdt::{Op, NTP64};
 use lattice_gossip::engine::{Rng, Transmit};
 use lattice_node::store::{MemStore, Store};
-use lattice_node::{NodeConfig, NodeCore, Replica, ReplicaConfig};
+use lattice_node::{CommitConfig, NodeConfig, NodeCore, Replica, ReplicaConfig};
 
 /// A frame in flight.
 struct Flight {
@@ -204,6 +204,71 @@ fn a_partition_heals_and_both_sides_writes_meet() {
         net.run(Duration::from_secs(30));
         check(seed, net.converged());
     }
+}
+
+/// Steps `net` 5 ms at a time, delivering frames but syncing no node, until node `i`
+/// has something staged; returns when that was.
+fn until_staged(net: &mut Net, i: usize) -> Duration {
+    for _ in 0..400 {
+        net.now += Duration::from_millis(5);
+        net.deliver_due();
+        let core = net.nodes[i].as_ref().expect("running");
+        if core.needs_sync() {
+            return net.now;
+        }
+    }
+    panic!("node {i} never received the record");
+}
+
+#[test]
+fn records_from_peers_wait_for_the_commit_delay_and_a_local_write_takes_them_along() {
+    let delay = CommitConfig::default().peer_delay;
+    let mut net = Net::new(2, 3, 0);
+    net.run(Duration::from_secs(3));
+    net.write(0, "k", 1); // synced and pushed to node 1
+    let staged_at = until_staged(&mut net, 1);
+    let (wall, now) = (net.wall(), net.now);
+    let core = net.nodes[1].as_mut().expect("running");
+    assert_eq!(
+        core.sync_due(),
+        Some(staged_at + delay),
+        "due after the delay"
+    );
+    let inc = [Op::Increment {
+        field: "n".into(),
+        by: 2,
+    }];
+    core.write(wall, "k", &inc, None).unwrap();
+    assert_eq!(
+        core.sync_due(),
+        Some(Duration::ZERO),
+        "a local write is due at once"
+    );
+    core.sync(now).unwrap();
+    assert_eq!(core.sync_due(), None);
+    net.crash(1);
+    net.start(1);
+    let read = net.nodes[1].as_ref().unwrap().read("k", None).unwrap();
+    assert_eq!(
+        read.view.unwrap()["n"],
+        3,
+        "the peer's record was made durable with the write"
+    );
+
+    // Past the byte bound, the record from a peer is due at once.
+    let config = NodeConfig {
+        commit: CommitConfig {
+            peer_bytes_max: 1,
+            ..CommitConfig::default()
+        },
+        ..NodeConfig::default()
+    };
+    let mut net = Net::with_config(2, 3, 0, config);
+    net.run(Duration::from_secs(3));
+    net.write(0, "k", 1);
+    until_staged(&mut net, 1);
+    let core = net.nodes[1].as_ref().expect("running");
+    assert_eq!(core.sync_due(), Some(Duration::ZERO));
 }
 
 #[test]

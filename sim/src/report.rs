@@ -64,6 +64,8 @@ pub struct RunReport {
     pub messages_per_node_per_sec: f64,
     /// Bytes per node per simulated second.
     pub bytes_per_node_per_sec: f64,
+    /// Group commits (store syncs) per node per simulated second.
+    pub syncs_per_node_per_sec: f64,
     /// Records applied by anti-entropy: what dissemination lost, or had not brought yet.
     pub repairs: u64,
     /// Records dissemination brought to a node that already had them: anti-entropy got
@@ -204,6 +206,11 @@ impl fmt::Display for Summary {
             "traffic:      {:.1} messages, {:.0} bytes per node per second",
             self.mean(|r| r.messages_per_node_per_sec),
             self.mean(|r| r.bytes_per_node_per_sec)
+        )?;
+        writeln!(
+            f,
+            "syncs:        {:.1} group commits per node per second",
+            self.mean(|r| r.syncs_per_node_per_sec)
         )?;
         writeln!(
             f,

@@ -440,8 +440,10 @@ fn run<S: Store>(
         gate,
     };
     loop {
-        let wait = core
-            .poll_timeout()
+        let wait = [core.poll_timeout(), core.sync_due()]
+            .into_iter()
+            .flatten()
+            .min()
             .map(|t| t.saturating_sub(epoch.elapsed()))
             .unwrap_or(Duration::from_secs(1));
         let first = match rx.recv_timeout(wait) {
@@ -461,7 +463,10 @@ fn run<S: Store>(
             core.handle_timeout(now, wall_clock());
         }
         let mut changed = Vec::new();
-        if core.needs_sync() {
+        // Changes from peers wait for their commit delay (or a local write), unless a
+        // request waits for durability or someone follows the changes.
+        let waited = !waiting.is_empty() || driver.changes.receiver_count() > 0;
+        if core.needs_sync() && (waited || core.sync_due().is_some_and(|t| t <= now)) {
             match driver.sync(&mut core, now) {
                 Ok(synced) => changed = synced.changed,
                 Err(e) => {

@@ -7,7 +7,7 @@ use lattice_gossip::engine::MemberState;
 
 use lattice_node::NodeStats;
 
-use super::{Ev, SimNode, Simulation, QUIET_MAX};
+use super::{Ev, Simulation, QUIET_MAX};
 use crate::check::{check_document, check_not_lost};
 use crate::report::RunReport;
 use crate::timeline::Timeline;
@@ -147,14 +147,14 @@ impl Simulation {
             .iter()
             .filter_map(|c| c.detected.map(|d| (d - c.at).as_millis() as u64))
             .collect::<Vec<_>>();
-        let stat = |before: fn(&SimNode) -> u64, now: fn(NodeStats) -> u64| -> u64 {
-            self.nodes
-                .iter()
-                .map(|x| before(x) + x.core.as_ref().map_or(0, |c| now(c.stats())))
-                .sum()
+        // Every core's counters, those of cores that crashed included.
+        let stat = |field: fn(&NodeStats) -> u64| -> u64 {
+            let running = self.nodes.iter().filter_map(|x| x.core.as_ref());
+            let crashed = self.nodes.iter().flat_map(|x| &x.crashed_stats);
+            running.map(|c| field(&c.stats())).sum::<u64>() + crashed.map(field).sum::<u64>()
         };
-        let repairs = stat(|x| x.repairs_before, |s| s.repairs);
-        let late_deltas = stat(|x| x.late_deltas_before, |s| s.deltas_duplicate);
+        let repairs = stat(|s| s.repairs);
+        let late_deltas = stat(|s| s.deltas_duplicate);
         RunReport {
             command: self.options.command(),
             seed: self.options.seed,
@@ -179,6 +179,7 @@ impl Simulation {
             bytes: self.counters.bytes,
             messages_per_node_per_sec: self.counters.messages as f64 / n / secs,
             bytes_per_node_per_sec: self.counters.bytes as f64 / n / secs,
+            syncs_per_node_per_sec: stat(|s| s.syncs) as f64 / n / secs,
             repairs,
             late_deltas,
             checks: vec![

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use lattice_crdt::Timestamp;
 use lattice_node::store::{MemStore, RecordPool};
-use lattice_node::{NodeConfig, NodeCore};
+use lattice_node::{NodeConfig, NodeCore, NodeStats};
 use thiserror::Error;
 
 use crate::check::AckedWrite;
@@ -61,8 +61,8 @@ enum Ev {
     },
     /// A node's timer may be due.
     Timer { node: usize, at: Duration },
-    /// A node's group commit (ignored if the node restarted since: other `epoch`).
-    Sync { node: usize, epoch: u64 },
+    /// A node's group commit (ignored unless it is the node's queued one, `number`).
+    Sync { node: usize, number: u64 },
     /// A session's next request.
     Session(usize),
     /// A fault of the schedule.
@@ -93,15 +93,16 @@ struct SimNode {
     inbox: Vec<(usize, Vec<u8>)>,
     /// The timer event in the queue, if any.
     timer_at: Option<Duration>,
-    /// Whether a sync event is in the queue.
-    sync_queued: bool,
+    /// The sync event in the queue, if any: when the node's sync was due, and the
+    /// event's number.
+    sync_queued: Option<(Duration, u64)>,
+    /// Sync events queued so far.
+    syncs: u64,
     /// Raised at every crash.
     epoch: u64,
     pending: Vec<Pending>,
-    /// Anti-entropy repairs of cores that crashed.
-    repairs_before: u64,
-    /// Records that reached cores that crashed by dissemination, already there.
-    late_deltas_before: u64,
+    /// The counters of its cores that crashed.
+    crashed_stats: Vec<NodeStats>,
     /// The last acknowledged write's HLC timestamp (kept across restarts).
     last_timestamp: Option<Timestamp>,
     /// When it last started, restarted, paused or resumed.
@@ -335,7 +336,7 @@ impl Simulation {
         match ev {
             Ev::Deliver { from, to, bytes } => self.deliver(from, to, bytes),
             Ev::Timer { node, at } => self.timer(node, at),
-            Ev::Sync { node, epoch } => return self.sync_event(node, epoch),
+            Ev::Sync { node, number } => return self.sync_event(node, number),
             Ev::Session(s) => return self.session_step(s),
             Ev::Fault(fault) => self.fault(fault),
             Ev::HealAll => self.heal_all(),
@@ -364,11 +365,11 @@ impl SimNode {
             paused: false,
             inbox: Vec::new(),
             timer_at: None,
-            sync_queued: false,
+            sync_queued: None,
+            syncs: 0,
             epoch: 0,
             pending: Vec::new(),
-            repairs_before: 0,
-            late_deltas_before: 0,
+            crashed_stats: Vec::new(),
             last_timestamp: None,
             disturbed_at: Duration::ZERO,
             declared_dead: 0,

@@ -61,8 +61,7 @@ impl Simulation {
     fn crash(&mut self, i: usize) -> Option<()> {
         let node = &mut self.nodes[i];
         let core = node.core.take()?;
-        node.repairs_before += core.stats().repairs;
-        node.late_deltas_before += core.stats().deltas_duplicate;
+        node.crashed_stats.push(core.stats());
         let mut store = core.into_replica().into_store();
         store.crash();
         node.store = Some(store);
@@ -70,7 +69,7 @@ impl Simulation {
         node.paused = false;
         node.inbox.clear();
         node.timer_at = None;
-        node.sync_queued = false;
+        node.sync_queued = None;
         let failed = std::mem::take(&mut node.pending);
         self.suspected.retain(|(observer, _), _| *observer != i);
         self.crashes.push(Crash {
@@ -151,7 +150,7 @@ impl Simulation {
     pub(super) fn flush(&mut self, i: usize) {
         let mut out = Vec::new();
         let mut events = Vec::new();
-        let (needs_sync, timeout, declared) = {
+        let (sync_due, timeout, declared) = {
             let Some(core) = self.nodes[i].core.as_mut() else {
                 return;
             };
@@ -162,7 +161,7 @@ impl Simulation {
                 events.push(e);
             }
             let declared = core.gossip_stats().declared_dead;
-            (core.needs_sync(), core.poll_timeout(), declared)
+            (core.sync_due(), core.poll_timeout(), declared)
         };
         for (to, bytes) in out {
             self.send(i, to, bytes);
@@ -175,14 +174,17 @@ impl Simulation {
         for e in events {
             self.note_event(i, e, own);
         }
+        // A sync starts when it is due and takes the time of an fsync. One due sooner
+        // than the queued one replaces it.
         let node = &mut self.nodes[i];
-        if needs_sync && !node.sync_queued {
-            node.sync_queued = true;
-            let (epoch, delay) = (
-                node.epoch,
+        if let Some(due) = sync_due.filter(|&due| node.sync_queued.is_none_or(|(q, _)| due < q)) {
+            node.syncs += 1;
+            node.sync_queued = Some((due, node.syncs));
+            let (number, fsync) = (
+                node.syncs,
                 Duration::from_micros(self.rng.range(1_000, 10_000)),
             );
-            self.push(self.now + delay, Ev::Sync { node: i, epoch });
+            self.push(due.max(self.now) + fsync, Ev::Sync { node: i, number });
         }
         if let Some(t) = timeout {
             let t = t.max(self.now);
@@ -275,11 +277,11 @@ impl Simulation {
     }
 
     /// A node's group commit: sync, then acknowledge what it covered.
-    pub(super) fn sync_event(&mut self, i: usize, epoch: u64) -> Result<(), String> {
-        if self.nodes[i].epoch != epoch {
+    pub(super) fn sync_event(&mut self, i: usize, number: u64) -> Result<(), String> {
+        if self.nodes[i].sync_queued.map(|(_, n)| n) != Some(number) {
             return Ok(());
         }
-        self.nodes[i].sync_queued = false;
+        self.nodes[i].sync_queued = None;
         if self.nodes[i].paused {
             return Ok(()); // resume() flushes, which queues a new sync
         }
@@ -298,6 +300,7 @@ impl Simulation {
         let synced = core
             .sync(now)
             .map_err(|e| format!("node {i}: MemStore sync failed: {e}"))?;
+        self.nodes[i].sync_queued = None; // nothing staged: a queued sync has no work
         let through = synced.durable_through.unwrap_or(0);
         let pending = std::mem::take(&mut self.nodes[i].pending);
         let (done, rest): (Vec<_>, Vec<_>) = pending.into_iter().partition(|p| p.ticket <= through);
