@@ -73,3 +73,22 @@ fn changes_page_by_records_and_stop_at_the_pruned_log() {
         "a cursor past the pruned log still works"
     );
 }
+
+#[test]
+fn writes_staged_since_the_last_sync_are_listed_and_not_skipped() {
+    let mut replica = Replica::open(MemStore::new(node(1)), ReplicaConfig::default()).unwrap();
+    let now = NTP64(1 << 32);
+    replica.write(now, "a", &inc(), None).unwrap();
+    replica.sync().unwrap();
+    let (_, cursor, _) = docs(
+        replica
+            .changes_since(&VersionVector::new(), "", 10)
+            .unwrap(),
+    );
+    // Staged, not synced: the answer waits for the sync, and its cursor covers it, so
+    // it must be listed now or never.
+    replica.write(now, "b", &inc(), None).unwrap();
+    let (keys, next, complete) = docs(replica.changes_since(&cursor, "", 10).unwrap());
+    assert_eq!((keys, complete), (vec!["b".to_owned()], true));
+    assert!(next.includes(replica.version_vector()));
+}

@@ -301,3 +301,29 @@ fn a_reopened_replica_remembers_what_it_pruned() {
         lattice_node::CatchUp::SnapshotNeeded
     );
 }
+
+#[test]
+fn records_from_peers_pass_on_before_the_sync_and_local_writes_only_after() {
+    let mut r = cluster(3);
+    let now = NTP64(1 << 32);
+    let inc = [Op::Increment {
+        field: "n".into(),
+        by: 1,
+    }];
+    let records = |r: &Replica<MemStore>| match r.catch_up(&VersionVector::new(), 10).unwrap() {
+        lattice_node::CatchUp::Records { records, complete } => {
+            assert!(complete);
+            records
+        }
+        other => panic!("{other:?}"),
+    };
+    r[0].write(now, "x", &inc, None).unwrap();
+    r[0].sync().unwrap();
+    let from_0 = records(&r[0]);
+    r[1].apply_remote(now, &from_0[0]).unwrap();
+    r[1].write(now, "x", &inc, None).unwrap();
+    // Node 1 synced neither: it passes on node 0's record (durable there), not its own.
+    assert_eq!(records(&r[1]), from_0);
+    r[1].sync().unwrap();
+    assert_eq!(records(&r[1]).len(), 2);
+}

@@ -36,17 +36,21 @@ pub enum Changes {
 
 impl<S: Store> Replica<S> {
     /// The documents under `prefix` changed since `cursor`, scanning at most
-    /// `records_max` log records (see the module doc).
+    /// `records_max` log records (see the module doc). Like a read, it shows writes
+    /// staged since the last sync: answer only once a sync made them durable.
     pub fn changes_since(
         &self,
         cursor: &VersionVector,
         prefix: &str,
         records_max: usize,
     ) -> Result<Changes, StoreError> {
-        let (records, complete) = match self.catch_up(cursor, records_max.max(1))? {
-            CatchUp::SnapshotNeeded => return Ok(Changes::Pruned),
-            CatchUp::Records { records, complete } => (records, complete),
-        };
+        // The answer waits for the next sync, so the records staged since the last one
+        // count: the next cursor covers them.
+        let (records, complete) =
+            match self.records_for(cursor, records_max.max(1), &|_| false, true)? {
+                CatchUp::SnapshotNeeded => return Ok(Changes::Pruned),
+                CatchUp::Records { records, complete } => (records, complete),
+            };
         let mut next = cursor.clone();
         let mut keys = BTreeSet::new();
         for bytes in &records {

@@ -70,7 +70,7 @@ impl<S: Store> Replica<S> {
         // whole document.
         self.merge_doc(&record.key, record.delta, bytes.len(), held > 0)?;
         self.vv.insert_range(range.origin, range.first..=range.last);
-        self.staged.push_log(record.first, bytes.to_vec());
+        self.staged.push_log(range, bytes.to_vec());
         Ok(Applied::New)
     }
 

@@ -11,7 +11,8 @@ use crate::store::{Store, StoreError};
 /// What a peer needs to catch up.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CatchUp {
-    /// Encoded log records the peer lacks, oldest first per origin.
+    /// Encoded log records the peer lacks: per origin, the stored ones oldest first,
+    /// then those from peers staged since the last sync.
     Records {
         /// The records (send as they are; [`Replica::apply_remote`] takes them).
         records: Vec<Vec<u8>>,
@@ -51,6 +52,19 @@ impl<S: Store> Replica<S> {
         records_max: usize,
         withhold: &dyn Fn(Dot) -> bool,
     ) -> Result<CatchUp, StoreError> {
+        self.records_for(peer, records_max, withhold, false)
+    }
+
+    /// The records `peer` lacks (see [`catch_up_except`](Replica::catch_up_except));
+    /// with `own_staged`, also this node's own records staged since the last sync, for
+    /// an answer that waits for that sync.
+    pub(super) fn records_for(
+        &self,
+        peer: &VersionVector,
+        records_max: usize,
+        withhold: &dyn Fn(Dot) -> bool,
+        own_staged: bool,
+    ) -> Result<CatchUp, StoreError> {
         let missing = peer.missing_ranges(&self.vv);
         if missing
             .iter()
@@ -60,7 +74,7 @@ impl<S: Store> Replica<S> {
         }
         let mut records = Vec::new();
         for range in missing {
-            if !self.collect_range(range, records_max, withhold, &mut records)? {
+            if !self.collect_range(range, records_max, withhold, own_staged, &mut records)? {
                 return Ok(CatchUp::Records {
                     records,
                     complete: false,
@@ -73,13 +87,14 @@ impl<S: Store> Replica<S> {
         })
     }
 
-    /// Appends the records covering `range` to `out`, but those `withhold` names;
-    /// `false` once `out` is full.
+    /// Appends the records covering `range` to `out`, but those `withhold` names (and
+    /// this node's own staged ones unless `own_staged`); `false` once `out` is full.
     fn collect_range(
         &self,
         range: DotRange,
         records_max: usize,
         withhold: &dyn Fn(Dot) -> bool,
+        own_staged: bool,
         out: &mut Vec<Vec<u8>>,
     ) -> Result<bool, StoreError> {
         // A batch that began before the range may still cover its start.
@@ -102,6 +117,21 @@ impl<S: Store> Replica<S> {
             from = last.seq + 1;
             let kept = page.into_iter().filter(|(dot, _)| !withhold(*dot));
             out.extend(kept.map(|(_, bytes)| bytes));
+        }
+        // Records from peers that the next sync will store: durable at their origins
+        // already (an origin sends its records only after its own sync), so a repair
+        // passes on at once instead of after this node's commit delay. This node's own
+        // records leave only once durable.
+        if own_staged || range.origin != self.node() {
+            for (first, bytes) in self.staged.log_meeting(range) {
+                if withhold(first) {
+                    continue;
+                }
+                if out.len() == records_max {
+                    return Ok(false);
+                }
+                out.push(bytes.to_vec());
+            }
         }
         Ok(true)
     }

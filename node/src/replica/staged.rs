@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use lattice_crdt::{codec, DocStore, Document, Dot, VersionVector};
+use lattice_crdt::{codec, DocStore, Document, Dot, DotRange, VersionVector};
 
 use super::cache::DocCache;
 use super::Ticket;
@@ -38,7 +38,8 @@ pub(super) type ToCache = (String, Document, usize);
 #[derive(Debug, Default)]
 pub(super) struct Staged {
     docs: BTreeMap<String, StagedDoc>,
-    log: Vec<(Dot, Vec<u8>)>,
+    /// Log records by their first dot, with the last seq they cover.
+    log: Vec<(Dot, u64, Vec<u8>)>,
     log_deletes: Vec<Dot>,
     /// Local write batches, to hand out for sending once durable.
     records: Vec<LogRecord>,
@@ -120,14 +121,30 @@ impl Staged {
 
     /// Records a local write batch.
     pub(super) fn push_local(&mut self, record: LogRecord) {
-        self.push_log(record.first, record.encode());
+        self.push_log(record.dots(), record.encode());
         self.records.push(record);
     }
 
     /// Records a batch received from a peer under its first dot, in its original
     /// encoding (`bytes`, already checked by decoding them).
-    pub(super) fn push_log(&mut self, first: Dot, bytes: Vec<u8>) {
-        self.log.push((first, bytes));
+    pub(super) fn push_log(&mut self, dots: DotRange, bytes: Vec<u8>) {
+        let first = Dot::new(dots.origin, dots.first);
+        self.log.push((first, dots.last, bytes));
+    }
+
+    /// The records this round staged of `range.origin` that cover a dot of `range`,
+    /// by first dot.
+    pub(super) fn log_meeting(&self, range: DotRange) -> Vec<(Dot, &[u8])> {
+        let mut meeting: Vec<(Dot, &[u8])> = self
+            .log
+            .iter()
+            .filter(|(first, last, _)| {
+                first.origin == range.origin && first.seq <= range.last && *last >= range.first
+            })
+            .map(|(first, _, bytes)| (*first, bytes.as_slice()))
+            .collect();
+        meeting.sort_unstable_by_key(|(first, _)| *first);
+        meeting
     }
 
     /// Whether this round deletes log records (prunes the log).
@@ -192,7 +209,11 @@ impl Staged {
         }
         let batch = WriteBatch {
             docs,
-            log: self.log,
+            log: self
+                .log
+                .into_iter()
+                .map(|(first, _, bytes)| (first, bytes))
+                .collect(),
             log_deletes: self.log_deletes,
             meta,
             receipts: self
