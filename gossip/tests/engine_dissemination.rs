@@ -305,3 +305,33 @@ fn a_payload_is_pushing_while_its_rounds_last() {
         "{pushing} nodes still push after their rounds"
     );
 }
+
+#[test]
+fn a_payload_is_not_pushed_again_to_the_members_known_to_hold_it() {
+    let seed = 31;
+    let n = 10;
+    let mut sim = converged(n, seed, Config::default());
+    let id = payload_id(2);
+    sim.broadcast(0, id, b"payload".to_vec());
+    sim.run_for(millis(250));
+    let origin = sim.engine(0).id();
+    // After one round only the origin's pushes have arrived: each node that has the
+    // payload took it from the origin, so knows the origin holds it, and the origin
+    // knows it pushed it to them.
+    let receivers: Vec<usize> = (1..n).filter(|&i| sim.engine(i).is_pushing(&id)).collect();
+    check!(sim, !receivers.is_empty(), "no node got the payload");
+    for &i in &receivers {
+        let engine = sim.engine(i);
+        check!(
+            sim,
+            !engine.is_pushing_to(&id, origin),
+            "node {i} would push the payload back to the origin"
+        );
+    }
+    let others = (1..n).filter(|&i| sim.engine(0).is_pushing_to(&id, sim.engine(i).id()));
+    check!(
+        sim,
+        others.count() < n - 1,
+        "the origin knows none of its pushes"
+    );
+}

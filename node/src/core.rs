@@ -591,9 +591,10 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         body: &[u8],
     ) -> Result<(), FrameError> {
         let message = SyncMessage::decode(body, &self.limits)?;
+        let mut asker = None;
         if let SyncMessage::Digest { vv, .. } = &message {
-            let sender = peer.or_else(|| self.gossip.member_at(&from));
-            if let Some(sender) = sender {
+            asker = peer.or_else(|| self.gossip.member_at(&from));
+            if let Some(sender) = asker {
                 self.peer_digests.insert(sender, codec::encode(vv));
             }
             self.replica.note_peer_version(vv);
@@ -604,7 +605,11 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         );
         let before = self.replica.version_vector().clone();
         let gossip = &self.gossip;
-        let pushing = |first: Dot| gossip.is_pushing(&dedup_id(first));
+        // Records dissemination still brings the asker are left to it.
+        let pushing = |first: Dot| {
+            let id = dedup_id(first);
+            asker.map_or_else(|| gossip.is_pushing(&id), |a| gossip.is_pushing_to(&id, a))
+        };
         let outcome = self
             .replica
             .handle_sync(wall, message, &self.limits, &pushing)?;

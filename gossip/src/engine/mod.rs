@@ -443,6 +443,17 @@ impl<A: Address> Engine<A> {
         self.hot.get(id).is_some_and(|hot| hot.rounds_left > 0)
     }
 
+    /// Whether this node is still pushing payload `id` to `member`: it
+    /// [is pushing](Engine::is_pushing) it and does not know `member` to hold it. The
+    /// members it sent the payload to, or got it from, are never pushed it again; if
+    /// one of them still lacks it (the message was lost, or a crash lost the payload),
+    /// anti-entropy has to send it.
+    pub fn is_pushing_to(&self, id: &[u8; 16], member: NodeId) -> bool {
+        self.hot
+            .get(id)
+            .is_some_and(|hot| hot.rounds_left > 0 && !hot.holders.contains(&member))
+    }
+
     /// The next message to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit<A>> {
         let transmit = self.transmits.pop_front()?;
