@@ -6,7 +6,10 @@
 //! ([`SyncMessage`]). The core wires the two together:
 //!
 //! - writes are staged in the replica; after [`NodeCore::sync`] makes them durable, each
-//!   write's log record is broadcast through the engine (its first dot is the dedup id);
+//!   write's log record is broadcast through the engine (its first dot is the dedup id).
+//!   [`NodeCore::sync_due`] tells the driver when to sync: at once for a local write,
+//!   within [`CommitConfig::peer_delay`] for changes from peers, which are durable at
+//!   their origins already;
 //! - a payload the engine delivers is a log record from a peer: the replica applies it
 //!   (idempotently; a duplicate changes nothing);
 //! - when the engine picks an anti-entropy partner, the core sends it a digest, and
@@ -450,10 +453,9 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         if self.urgent || self.peer_bytes >= self.commit.peer_bytes_max {
             return Some(Duration::ZERO);
         }
-        Some(
-            self.peer_since
-                .map_or(Duration::ZERO, |since| since + self.commit.peer_delay),
-        )
+        Some(self.peer_since.map_or(Duration::ZERO, |since| {
+            since.saturating_add(self.commit.peer_delay)
+        }))
     }
 
     /// A local write was staged.

@@ -3,8 +3,11 @@
 //! One OS thread owns the core (its store does blocking I/O) and takes inputs from a
 //! bounded channel: frames from peers, client calls, and its own timers. Each round it
 //! handles everything waiting, runs due timers, makes staged changes durable with one
-//! sync (group commit), answers the writes that sync covered, and hands the frames to
-//! send to a tokio task. Two more tokio tasks move bytes: one feeds received frames in,
+//! sync (group commit) when a request waits for it or the core says a sync is due
+//! ([`NodeCore::sync_due`]: at once for a local write, within
+//! [`CommitConfig::peer_delay`](crate::CommitConfig::peer_delay) for changes from
+//! peers), answers the requests that sync covered, and hands the frames to send to a
+//! tokio task. Two more tokio tasks move bytes: one feeds received frames in,
 //! one sends, each frame on its own task so one slow peer holds up no other. Reads of
 //! durable state are served on the caller's thread when the store allows it (see
 //! `reads.rs`).
