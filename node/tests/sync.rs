@@ -13,6 +13,14 @@ use proptest::prelude::*;
 
 const KEYS: [&str; 3] = ["x", "y/1", "y/2"];
 
+/// An increment of counter `n` by 1.
+fn inc() -> [Op; 1] {
+    [Op::Increment {
+        field: "n".into(),
+        by: 1,
+    }]
+}
+
 fn cluster(n: u64) -> Vec<Replica<MemStore>> {
     (1..=n)
         .map(|i| Replica::open(MemStore::new(node(i)), ReplicaConfig::default()).unwrap())
@@ -128,10 +136,7 @@ fn a_snapshot_never_claims_a_dot_its_pages_lack() {
     let limits = SyncLimits::default();
     let mut r = cluster(3);
     let now = NTP64(1 << 40);
-    let inc = [Op::Increment {
-        field: "n".into(),
-        by: 1,
-    }];
+    let inc = inc();
     r[0].write(now, "y/1", &inc, None).unwrap();
     r[0].sync().unwrap();
     let stable = r[0].version_vector().clone();
@@ -173,10 +178,7 @@ fn a_snapshot_never_claims_a_dot_its_pages_lack() {
 fn a_digest_leaves_pushed_records_to_dissemination_and_an_urgent_one_gets_them() {
     let mut r = cluster(2);
     let now = NTP64(1 << 40);
-    let inc = [Op::Increment {
-        field: "n".into(),
-        by: 1,
-    }];
+    let inc = inc();
     let mut firsts = Vec::new();
     for _ in 0..3 {
         r[0].write(now, "x", &inc, None).unwrap();
@@ -212,10 +214,7 @@ fn a_digest_leaves_pushed_records_to_dissemination_and_an_urgent_one_gets_them()
 fn digests_sent_back_ask_for_no_digest_in_return() {
     let mut r = cluster(2);
     let now = NTP64(1 << 40);
-    let inc = [Op::Increment {
-        field: "n".into(),
-        by: 1,
-    }];
+    let inc = inc();
     for replica in r.iter_mut() {
         replica.write(now, "x", &inc, None).unwrap();
         replica.sync().unwrap();
@@ -282,10 +281,7 @@ fn a_stale_snapshot_does_not_bring_back_what_was_removed() {
 fn a_reopened_replica_remembers_what_it_pruned() {
     let mut r = cluster(1).remove(0);
     let now = NTP64(1 << 40);
-    let inc = [Op::Increment {
-        field: "n".into(),
-        by: 1,
-    }];
+    let inc = inc();
     for _ in 0..2 {
         r.write(now, "x", &inc, None).unwrap();
         r.sync().unwrap();
@@ -306,10 +302,7 @@ fn a_reopened_replica_remembers_what_it_pruned() {
 fn records_from_peers_pass_on_before_the_sync_and_local_writes_only_after() {
     let mut r = cluster(3);
     let now = NTP64(1 << 32);
-    let inc = [Op::Increment {
-        field: "n".into(),
-        by: 1,
-    }];
+    let inc = inc();
     let records = |r: &Replica<MemStore>| match r.catch_up(&VersionVector::new(), 10).unwrap() {
         lattice_node::CatchUp::Records { records, complete } => {
             assert!(complete);
