@@ -154,10 +154,18 @@ async fn three_nodes_form_a_cluster_and_replicate_and_a_stranger_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_repaired_by_anti_entropy_are_published() {
     let ca = generate_ca("lattice test cluster").unwrap();
-    // Dissemination cannot bring A's write to B: only an anti-entropy repair can.
+    // Dissemination cannot bring A's write to B: only an anti-entropy repair can. B
+    // would keep a repair staged for an hour, but someone follows its changes: it
+    // syncs and publishes at once.
     let (replica, _) = replica_with_a_write(1, "old/1");
     let (a, a_addr) = start_replica(&ca, replica, &[], NodeConfig::default());
-    let (b, _) = start(&ca, 2, &[a_addr]);
+    let mut lazy = NodeConfig::default();
+    lazy.commit.peer_delay = Duration::from_secs(3600);
+    let b_replica = Replica::open(
+        MemStore::new(NodeId::new(2).unwrap()),
+        ReplicaConfig::default(),
+    );
+    let (b, _) = start_replica(&ca, b_replica.unwrap(), &[a_addr], lazy);
     let mut changes = b.handle().subscribe();
     let change = tokio::time::timeout(Duration::from_secs(15), changes.recv())
         .await
@@ -178,11 +186,13 @@ async fn changes_repaired_by_anti_entropy_are_published() {
 async fn a_waiting_session_pulls_what_it_lacks_from_a_peer() {
     let ca = generate_ca("lattice test cluster").unwrap();
     // A holds a write its gossip engine never saw, and anti-entropy runs once an hour:
-    // only B's pull, when a session needs that write, can bring it soon.
+    // only B's pull, when a session needs that write, can bring it soon. B would keep
+    // what it pulled staged for an hour, but the read waits for it: it syncs at once.
     let (replica, token) = replica_with_a_write(1, "pulled/1");
     let slow = || {
         let mut config = NodeConfig::default();
         config.gossip.anti_entropy_interval = Duration::from_secs(3600);
+        config.commit.peer_delay = Duration::from_secs(3600);
         config
     };
     let (a, a_addr) = start_replica(&ca, replica, &[], slow());
@@ -200,8 +210,16 @@ async fn a_waiting_session_pulls_what_it_lacks_from_a_peer() {
         b.wait_until(&token, Duration::from_secs(5)).await.unwrap(),
         "the session's write was not pulled within 5 s"
     );
-    let read = b.read("pulled/1", Some(token)).await.unwrap();
+    let read = tokio::time::timeout(Duration::from_secs(10), b.read("pulled/1", Some(token)))
+        .await
+        .expect("the read waited for the commit delay")
+        .unwrap();
     assert_eq!(read.view, Some(json!({"n": 5})));
+    let (stats, _) = b.stats().await.unwrap();
+    assert!(
+        stats.syncs >= 1,
+        "the read was answered before what it shows was durable"
+    );
     a.stop().await.unwrap();
 }
 
