@@ -87,14 +87,16 @@ impl<A: Address> Engine<A> {
         incarnation: u64,
         meta: Option<Vec<u8>>,
     ) {
-        if let Some(t) = self.tombstones.get(&id) {
-            if incarnation <= t.incarnation {
-                return;
-            }
-            self.tombstones.remove(&id);
-        }
         let now = self.now;
+        // A member is in the table or has a tombstone, never both: most news is about
+        // members in the table, so they are looked up first.
         let Some(m) = self.members.get_mut(&id) else {
+            if let Some(t) = self.tombstones.get(&id) {
+                if incarnation <= t.incarnation {
+                    return;
+                }
+                self.tombstones.remove(&id);
+            }
             return self.add_member(id, addr, incarnation, meta.unwrap_or_default());
         };
         // Empty metadata at the member's own incarnation is news from a node that had
@@ -147,6 +149,10 @@ impl<A: Address> Engine<A> {
     }
 
     fn add_member(&mut self, id: NodeId, addr: A, incarnation: u64, meta: Vec<u8>) {
+        debug_assert!(
+            !self.tombstones.contains_key(&id),
+            "member {id} added while it has a tombstone"
+        );
         if self.members.len() >= self.config.members_max {
             self.stats.members_refused += 1;
             return;

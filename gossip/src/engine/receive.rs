@@ -94,10 +94,12 @@ impl<A: Address> Engine<A> {
     /// it by chance. A member reaped while it was only cut off is told too: until it
     /// refutes, its tombstone refuses news of it alive at the incarnation it still has.
     fn tell_if_unaware(&mut self, sender: NodeId, from: A) {
-        let told_at = match (self.members.get(&sender), self.tombstones.get(&sender)) {
-            (Some(m), _) => m.told_at,
-            (None, Some(t)) => t.told_at,
-            (None, None) => return,
+        let told_at = match self.members.get(&sender) {
+            Some(m) => m.told_at,
+            None => match self.tombstones.get(&sender) {
+                Some(t) => t.told_at,
+                None => return,
+            },
         };
         let told = told_within(told_at, self.config.probe_interval, self.now);
         if !told && self.phase != Phase::Left && self.notice_for(sender).is_some() {

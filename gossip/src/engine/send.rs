@@ -71,10 +71,11 @@ impl<A: Address> Engine<A> {
     /// What `id` should hear about itself: our record of it unless it is alive to us
     /// (a suspicion only with Lifeguard: its "buddy system").
     pub(super) fn notice_for(&self, id: NodeId) -> Option<Update<A>> {
-        if let Some(t) = self.tombstones.get(&id) {
+        // In the table or tombstoned, never both; the table is the common case.
+        let Some(m) = self.members.get(&id) else {
+            let t = self.tombstones.get(&id)?;
             return Some(self.down_record(id, t.incarnation, t.left));
-        }
-        let m = self.members.get(&id)?;
+        };
         match m.state {
             MemberState::Alive => None,
             MemberState::Suspect if !self.config.lifeguard => None,
