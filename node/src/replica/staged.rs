@@ -38,8 +38,8 @@ pub(super) type ToCache = (String, Document, usize);
 #[derive(Debug, Default)]
 pub(super) struct Staged {
     docs: BTreeMap<String, StagedDoc>,
-    /// Log records by their first dot, with the last seq they cover.
-    log: Vec<(Dot, u64, Vec<u8>)>,
+    /// Log records, with the dots each covers.
+    log: Vec<(DotRange, Vec<u8>)>,
     log_deletes: Vec<Dot>,
     /// Local write batches, to hand out for sending once durable.
     records: Vec<LogRecord>,
@@ -128,8 +128,7 @@ impl Staged {
     /// Records a batch received from a peer under its first dot, in its original
     /// encoding (`bytes`, already checked by decoding them).
     pub(super) fn push_log(&mut self, dots: DotRange, bytes: Vec<u8>) {
-        let first = Dot::new(dots.origin, dots.first);
-        self.log.push((first, dots.last, bytes));
+        self.log.push((dots, bytes));
     }
 
     /// The records this round staged of `range.origin` that cover a dot of `range`,
@@ -138,10 +137,10 @@ impl Staged {
         let mut meeting: Vec<(Dot, &[u8])> = self
             .log
             .iter()
-            .filter(|(first, last, _)| {
-                first.origin == range.origin && first.seq <= range.last && *last >= range.first
+            .filter(|(dots, _)| {
+                dots.origin == range.origin && dots.first <= range.last && dots.last >= range.first
             })
-            .map(|(first, _, bytes)| (*first, bytes.as_slice()))
+            .map(|(dots, bytes)| (Dot::new(dots.origin, dots.first), bytes.as_slice()))
             .collect();
         meeting.sort_unstable_by_key(|(first, _)| *first);
         meeting
@@ -212,7 +211,7 @@ impl Staged {
             log: self
                 .log
                 .into_iter()
-                .map(|(first, _, bytes)| (first, bytes))
+                .map(|(dots, bytes)| (Dot::new(dots.origin, dots.first), bytes))
                 .collect(),
             log_deletes: self.log_deletes,
             meta,

@@ -97,7 +97,7 @@ struct SimNode {
     /// event's number.
     sync_queued: Option<(Duration, u64)>,
     /// Sync events queued so far.
-    syncs: u64,
+    sync_events: u64,
     /// Raised at every crash.
     epoch: u64,
     pending: Vec<Pending>,
@@ -366,7 +366,7 @@ impl SimNode {
             inbox: Vec::new(),
             timer_at: None,
             sync_queued: None,
-            syncs: 0,
+            sync_events: 0,
             epoch: 0,
             pending: Vec::new(),
             crashed_stats: Vec::new(),

@@ -178,10 +178,10 @@ impl Simulation {
         // than the queued one replaces it.
         let node = &mut self.nodes[i];
         if let Some(due) = sync_due.filter(|&due| node.sync_queued.is_none_or(|(q, _)| due < q)) {
-            node.syncs += 1;
-            node.sync_queued = Some((due, node.syncs));
+            node.sync_events += 1;
+            node.sync_queued = Some((due, node.sync_events));
             let (number, fsync) = (
-                node.syncs,
+                node.sync_events,
                 Duration::from_micros(self.rng.range(1_000, 10_000)),
             );
             self.push(due.max(self.now) + fsync, Ev::Sync { node: i, number });
