@@ -10,6 +10,14 @@ mod sim_cmd;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of the system allocator: the node's work is many small, short-lived
+/// allocations (decoded deltas, messages, staged records). Measured on `lattice sim
+/// --nodes 1000 --seed 1 --duration 60s`, alone and back to back with the same code on
+/// the system allocator: 7–16% less wall time, about 200 MB more peak memory (mimalloc's
+/// v2 line was no faster there, and used more).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// lattice — a multi-master CRDT sync service.
 ///
 /// Every node accepts writes, stores CRDT documents durably, replicates them by gossip
