@@ -294,6 +294,18 @@ impl<V: Clone + Ord + fmt::Debug> DotStore for DotFun<V> {
     }
 
     fn join(&mut self, ctx: &VersionVector, other: Self, other_ctx: &VersionVector) {
+        // Most joins are of a delta's field into a document field of another type, or
+        // into one that it leaves alone: one side holds nothing, or the other few
+        // entries, and looking at each entry costs less than the searches below.
+        if self.0.is_empty() {
+            let new = other.0.into_iter().filter(|(dot, _)| !ctx.contains(*dot));
+            self.0.extend(new);
+            return;
+        }
+        if other.0.is_empty() && self.0.len() <= 4 {
+            self.0.retain(|(dot, _)| !other_ctx.contains(*dot));
+            return;
+        }
         // Entries of ours that the other side has seen and no longer holds go. Only
         // origins of its context can have such entries: a delta's context has one or
         // two, while a document has an entry per writer.
