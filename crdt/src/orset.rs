@@ -97,9 +97,14 @@ impl DotStore for SetStore {
     }
 
     fn join(&mut self, ctx: &VersionVector, other: Self, other_ctx: &VersionVector) {
+        // Most joins are of a delta's field into a field of another type: nothing to
+        // remove here, nothing to add.
+        if self.index.is_empty() && other.entries.is_empty() {
+            return;
+        }
         // Elements only here lose the dots the other side has seen (found via the index).
         let mut removed = Vec::new();
-        for range in other_ctx.ranges() {
+        for range in other_ctx.ranges().filter(|_| !self.index.is_empty()) {
             let span = Dot::new(range.origin, range.first)..=Dot::new(range.origin, range.last);
             for (dot, element) in self.index.range(span) {
                 if !other.entries.contains_key(element) {
