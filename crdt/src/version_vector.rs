@@ -54,6 +54,19 @@ struct SeqSet {
     extra: SmallVec<[(u64, u64); 1]>,
 }
 
+/// The index of the first of `origins` (sorted) at or after `origin`, found by galloping
+/// from the front: walking one vector's origins in order through another's costs a
+/// search over the distance to the next one, not over the whole rest.
+fn seek(origins: &[(NodeId, SeqSet)], origin: NodeId) -> usize {
+    let mut end = 1;
+    while end < origins.len() && origins[end - 1].0 < origin {
+        end *= 2;
+    }
+    let start = end / 2;
+    let end = end.min(origins.len());
+    start + origins[start..end].partition_point(|(o, _)| *o < origin)
+}
+
 impl SeqSet {
     fn contains(&self, seq: u64) -> bool {
         if seq == 0 {
@@ -147,6 +160,10 @@ impl SeqSet {
 
     /// The ranges of `other` that are not in `self`, in order.
     fn missing(&self, other: &SeqSet, mut out: impl FnMut(u64, u64)) {
+        // Most often all of theirs lies in our prefix.
+        if other.max() <= self.prefix {
+            return;
+        }
         let mut mine = self.ranges().peekable();
         for (mut lo, hi) in other.ranges() {
             while lo <= hi {
@@ -259,15 +276,18 @@ impl VersionVector {
 
     /// Whether every dot of `other` is in `self`.
     pub fn includes(&self, other: &VersionVector) -> bool {
-        let mut missing = false;
+        let mut rest = &self.origins[..];
         for (origin, theirs) in &other.origins {
-            match self.get(*origin) {
-                Some(mine) => mine.missing(theirs, |_, _| missing = true),
-                None => missing = true,
-            }
+            let i = seek(rest, *origin);
+            let Some((_, mine)) = rest.get(i).filter(|(o, _)| o == origin) else {
+                return false;
+            };
+            let mut missing = false;
+            mine.missing(theirs, |_, _| missing = true);
             if missing {
                 return false;
             }
+            rest = &rest[i + 1..];
         }
         true
     }
@@ -276,8 +296,14 @@ impl VersionVector {
     pub fn missing_ranges(&self, other: &VersionVector) -> Vec<DotRange> {
         let empty = SeqSet::default();
         let mut out = Vec::new();
+        let mut rest = &self.origins[..];
         for (origin, theirs) in &other.origins {
-            let mine = self.get(*origin).unwrap_or(&empty);
+            let i = seek(rest, *origin);
+            let mine = match rest.get(i) {
+                Some((o, mine)) if o == origin => mine,
+                _ => &empty,
+            };
+            rest = &rest[i..];
             mine.missing(theirs, |first, last| {
                 out.push(DotRange {
                     origin: *origin,
@@ -609,7 +635,20 @@ mod model {
             walked.join(&vw);
             let union: BTreeSet<Dot> = mw.union(&mf).copied().collect();
             prop_assert_eq!(dots(&searched), union);
-            prop_assert_eq!(searched, walked);
+            prop_assert_eq!(&searched, &walked);
+            // Lookups walk one vector's origins through the other's (`seek`): right
+            // however the two differ in size, and a union includes both sides.
+            let pairs = [(&vw, &mw, &vf, &mf), (&vf, &mf, &vw, &mw)];
+            for (x, mx, y, my) in pairs {
+                prop_assert_eq!(x.includes(y), my.is_subset(mx));
+                let missing: BTreeSet<Dot> = x
+                    .missing_ranges(y)
+                    .iter()
+                    .flat_map(|r| (r.first..=r.last).map(move |s| Dot::new(r.origin, s)))
+                    .collect();
+                prop_assert_eq!(missing, my.difference(mx).copied().collect::<BTreeSet<_>>());
+                prop_assert!(searched.includes(y));
+            }
         }
     }
 }
