@@ -213,6 +213,34 @@ pub(crate) fn encode_sized<A: Serialize>(envelope: &Envelope<A>, bytes: usize) -
     postcard::to_extend(envelope, out).expect("engine messages always encode")
 }
 
+/// Encodes a message without updates of its own (as [`encode_sized`]), carrying
+/// `forced` and then `count` updates already encoded one after the other in `encoded`:
+/// the same bytes as the message with all of them in `updates`, without encoding each
+/// queued update again for each of its transmissions.
+pub(crate) fn encode_with_updates<A: Serialize>(
+    envelope: &Envelope<A>,
+    forced: &[Update<A>],
+    count: usize,
+    encoded: &[u8],
+    bytes: usize,
+) -> Vec<u8> {
+    debug_assert!(envelope.updates.is_empty(), "the updates come apart");
+    let mut out = encode_sized(envelope, bytes);
+    // `updates` is the last field: its length, 0, is the last byte.
+    out.pop();
+    let mut n = forced.len() + count;
+    while n >= 0x80 {
+        out.push(n as u8 | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+    for update in forced {
+        out = postcard::to_extend(update, out).expect("engine messages always encode");
+    }
+    out.extend_from_slice(encoded);
+    out
+}
+
 /// The encoded size of `value` in bytes (without the version byte).
 pub(crate) fn encoded_len<T: Serialize>(value: &T) -> usize {
     postcard::experimental::serialized_size(value).expect("engine messages always encode")
@@ -329,6 +357,33 @@ mod tests {
             decode::<u32>(&long, 1200),
             Err(MessageError::TrailingBytes(1))
         );
+    }
+
+    /// A message whose queued updates come encoded is the same message, byte for byte,
+    /// however many there are (their count is a varint of one byte or more).
+    #[test]
+    fn updates_encoded_apart_make_the_same_message() {
+        let mut env = sample();
+        let update = env.updates.pop().unwrap();
+        let forced = [Update::Left {
+            id: node(9),
+            incarnation: 4,
+        }];
+        for count in [0usize, 1, 126, 127, 200] {
+            let queued: Vec<u8> = (0..count)
+                .flat_map(|_| postcard::to_allocvec(&update).unwrap())
+                .collect();
+            let mut whole = env.clone();
+            whole.updates = forced.to_vec();
+            whole
+                .updates
+                .extend(std::iter::repeat_n(update.clone(), count));
+            assert_eq!(
+                encode_with_updates(&env, &forced, count, &queued, 0),
+                encode(&whole),
+                "{count} queued"
+            );
+        }
     }
 
     #[test]

@@ -32,7 +32,7 @@ impl<A: Address> Engine<A> {
                 t.told_at = now;
             }
         }
-        let mut envelope = Envelope {
+        let envelope = Envelope {
             sender: self.id,
             sender_addr: self.addr.clone(),
             incarnation: self.incarnation,
@@ -51,12 +51,12 @@ impl<A: Address> Engine<A> {
             len_with_updates(base, count + forced.len(), bytes + forced_bytes) <= max
                 && bytes <= room
         };
-        if fits(0, 0) {
-            let queued = self.updates.take(limit, fits);
-            envelope.updates = forced;
-            envelope.updates.extend(queued);
-        }
-        let bytes = message::encode_sized(&envelope, (base + forced_bytes + room).min(max));
+        let (forced, (count, queued)) = match fits(0, 0) {
+            true => (&forced[..], self.updates.take(limit, fits)),
+            false => (&[][..], (0, Vec::new())),
+        };
+        let capacity = (base + forced_bytes + room).min(max);
+        let bytes = message::encode_with_updates(&envelope, forced, count, &queued, capacity);
         self.enqueue(to, bytes, kind, max);
     }
 

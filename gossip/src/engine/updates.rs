@@ -14,17 +14,18 @@
 //! items behind, skipped when met and swept out when they outnumber the live ones.
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 
 use lattice_crdt::NodeId;
 use serde::Serialize;
 
-use super::message::{encoded_len, Update};
+use super::message::Update;
 
-/// A queued update.
+/// A queued update, encoded once: each of its transmissions copies these bytes.
 #[derive(Clone, Debug)]
-struct Entry<A> {
-    update: Update<A>,
-    bytes: usize,
+struct Entry {
+    subject: NodeId,
+    encoded: Vec<u8>,
     transmits: u32,
     /// Unique per entry: tells a stack item for this entry from a stale one for an
     /// earlier entry in the same slot.
@@ -42,7 +43,7 @@ struct Item {
 #[derive(Clone, Debug)]
 pub(crate) struct UpdateQueue<A> {
     /// The entries; `None` in free slots.
-    slots: Vec<Option<Entry<A>>>,
+    slots: Vec<Option<Entry>>,
     free: Vec<u32>,
     /// Each queued member's slot.
     by_member: BTreeMap<NodeId, u32>,
@@ -53,6 +54,8 @@ pub(crate) struct UpdateQueue<A> {
     /// How many entries have each encoded size.
     sizes: BTreeMap<usize, usize>,
     next_stamp: u64,
+    /// The address type of the updates it takes (it keeps them encoded).
+    addr: PhantomData<fn(A)>,
 }
 
 impl<A> Default for UpdateQueue<A> {
@@ -65,6 +68,7 @@ impl<A> Default for UpdateQueue<A> {
             stale: 0,
             sizes: BTreeMap::new(),
             next_stamp: 0,
+            addr: PhantomData,
         }
     }
 }
@@ -75,7 +79,7 @@ pub(crate) fn retransmit_limit(mult: u32, members: usize) -> u32 {
     mult.saturating_mul(log as u32)
 }
 
-impl<A: Clone + Serialize> UpdateQueue<A> {
+impl<A: Serialize> UpdateQueue<A> {
     /// Queues `update`, replacing queued news about the same member.
     pub(crate) fn push(&mut self, update: Update<A>) {
         let id = update.subject();
@@ -83,11 +87,12 @@ impl<A: Clone + Serialize> UpdateQueue<A> {
             self.drop_entry(slot);
             self.sweep_if_stale();
         }
-        let bytes = encoded_len(&update);
+        let encoded = postcard::to_allocvec(&update).expect("engine messages always encode");
+        let bytes = encoded.len();
         let stamp = self.stamp();
         let entry = Entry {
-            update,
-            bytes,
+            subject: id,
+            encoded,
             transmits: 0,
             stamp,
         };
@@ -113,17 +118,17 @@ impl<A: Clone + Serialize> UpdateQueue<A> {
 
     /// Takes updates for one message: `fits(count, bytes)` says whether `count` updates
     /// of `bytes` in total still fit; it must stay false for larger counts and sizes.
-    /// Counts a transmission for each and drops those that reached `limit`.
+    /// Counts a transmission for each and drops those that reached `limit`. Returns how
+    /// many it took and their encodings, one after the other (as a message carries them).
     pub(crate) fn take(
         &mut self,
         limit: u32,
         fits: impl Fn(usize, usize) -> bool,
-    ) -> Vec<Update<A>> {
+    ) -> (usize, Vec<u8>) {
         let Some(&smallest) = self.sizes.keys().next() else {
-            return Vec::new();
+            return (0, Vec::new());
         };
-        let (mut taken, mut moved, mut skipped, mut bytes) =
-            (Vec::new(), Vec::new(), Vec::new(), 0);
+        let (mut taken, mut moved, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
         let mut full = false;
         for stack in &mut self.stacks {
             while let Some(item) = stack.pop() {
@@ -131,17 +136,16 @@ impl<A: Clone + Serialize> UpdateQueue<A> {
                     self.stale -= 1;
                     continue;
                 };
-                if !fits(taken.len() + 1, bytes + smallest) {
+                if !fits(moved.len() + 1, taken.len() + smallest) {
                     stack.push(item);
                     full = true; // no entry left fits
                     break;
                 }
-                if !fits(taken.len() + 1, bytes + entry.bytes) {
+                if !fits(moved.len() + 1, taken.len() + entry.encoded.len()) {
                     skipped.push(item);
                     continue;
                 }
-                bytes += entry.bytes;
-                taken.push(entry.update.clone());
+                taken.extend_from_slice(&entry.encoded);
                 moved.push(item);
             }
             stack.extend(skipped.drain(..).rev());
@@ -150,11 +154,12 @@ impl<A: Clone + Serialize> UpdateQueue<A> {
             }
         }
         // Onto the next count's stacks, the first taken last: it stays the first taken.
+        let count = moved.len();
         for item in moved.into_iter().rev() {
             self.count_transmit(item, limit);
         }
         self.sweep_if_stale();
-        taken
+        (count, taken)
     }
 
     /// Counts a transmission of the entry of `item` (just taken off its stack), dropping
@@ -165,7 +170,7 @@ impl<A: Clone + Serialize> UpdateQueue<A> {
             .expect("a taken item is live");
         entry.transmits += 1;
         if entry.transmits >= limit {
-            let id = entry.update.subject();
+            let id = entry.subject;
             self.by_member.remove(&id);
             self.free_slot(item.slot);
             return;
@@ -182,10 +187,11 @@ impl<A: Clone + Serialize> UpdateQueue<A> {
 
     fn free_slot(&mut self, slot: u32) {
         if let Some(entry) = self.slots[slot as usize].take() {
-            if let Some(count) = self.sizes.get_mut(&entry.bytes) {
+            let bytes = entry.encoded.len();
+            if let Some(count) = self.sizes.get_mut(&bytes) {
                 *count -= 1;
                 if *count == 0 {
-                    self.sizes.remove(&entry.bytes);
+                    self.sizes.remove(&bytes);
                 }
             }
             self.free.push(slot);
@@ -219,7 +225,7 @@ impl<A: Clone + Serialize> UpdateQueue<A> {
 }
 
 /// The entry `item` stands for, unless the item is stale.
-fn live<A>(slots: &[Option<Entry<A>>], item: Item) -> Option<&Entry<A>> {
+fn live(slots: &[Option<Entry>], item: Item) -> Option<&Entry> {
     slots[item.slot as usize]
         .as_ref()
         .filter(|entry| entry.stamp == item.stamp)
@@ -228,6 +234,15 @@ fn live<A>(slots: &[Option<Entry<A>>], item: Item) -> Option<&Entry<A>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `take` gives for `updates`: their number and their encodings in order.
+    fn wire(updates: &[Update<u32>]) -> (usize, Vec<u8>) {
+        let encoded = updates
+            .iter()
+            .flat_map(|u| postcard::to_allocvec(u).unwrap())
+            .collect();
+        (updates.len(), encoded)
+    }
 
     fn alive(n: u64) -> Update<u32> {
         Update::Alive {
@@ -252,7 +267,7 @@ mod tests {
         fn push(&mut self, update: Update<u32>) {
             self.entries.retain(|e| e.0.subject() != update.subject());
             self.clock += 1;
-            let bytes = encoded_len(&update);
+            let bytes = super::super::message::encoded_len(&update);
             self.entries.push((update, bytes, 0, self.clock));
         }
 
@@ -302,6 +317,7 @@ mod tests {
                     let room = 20 + rng.below(120);
                     let fits = |count: usize, bytes: usize| count <= 12 && bytes <= room;
                     let expected = model.take(limit, fits);
+                    let expected = wire(&expected);
                     assert_eq!(q.take(limit, fits), expected, "round {round}, step {step}");
                 }
                 assert_eq!(q.is_empty(), model.entries.is_empty());
@@ -315,9 +331,9 @@ mod tests {
         q.push(alive(1));
         q.push(alive(2));
         let first = q.take(2, |count, _| count <= 1);
-        assert_eq!(first, vec![alive(2)], "fresher first among equals");
+        assert_eq!(first, wire(&[alive(2)]), "fresher first among equals");
         let second = q.take(2, |count, _| count <= 1);
-        assert_eq!(second, vec![alive(1)], "then the least sent");
+        assert_eq!(second, wire(&[alive(1)]), "then the least sent");
         q.take(2, |_, _| true);
         assert!(q.is_empty(), "each sent twice: gone");
         assert_eq!(retransmit_limit(4, 5), 4);
@@ -336,7 +352,7 @@ mod tests {
             q.stacks[0].len()
         );
         let all = q.take(1, |_, _| true);
-        assert_eq!(all.len(), 3);
+        assert_eq!(all.0, 3);
         assert!(q.is_empty());
     }
 }
