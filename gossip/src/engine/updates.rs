@@ -11,7 +11,9 @@
 //! a slab, and each transmission count has a stack of slab slots. A message pops from
 //! the stacks in count order and pushes what it took onto the next count's stack; no
 //! lookup by member and no reordering. Replaced or dropped entries leave stale stack
-//! items behind, skipped when met and swept out when they outnumber the live ones.
+//! items behind, skipped when met and swept out when they outnumber the live ones. Each
+//! entry is kept encoded, so a message copies the bytes of what it takes rather than
+//! encoding each update again for each of its transmissions.
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
