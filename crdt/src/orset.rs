@@ -104,7 +104,7 @@ impl DotStore for SetStore {
         }
         // Elements only here lose the dots the other side has seen (found via the index).
         let mut removed = Vec::new();
-        for range in other_ctx.ranges().filter(|_| !self.index.is_empty()) {
+        for range in other_ctx.ranges() {
             let span = Dot::new(range.origin, range.first)..=Dot::new(range.origin, range.last);
             for (dot, element) in self.index.range(span) {
                 if !other.entries.contains_key(element) {

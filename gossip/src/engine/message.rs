@@ -226,14 +226,10 @@ pub(crate) fn encode_with_updates<A: Serialize>(
 ) -> Vec<u8> {
     debug_assert!(envelope.updates.is_empty(), "the updates come apart");
     let mut out = encode_sized(envelope, bytes);
-    // `updates` is the last field: its length, 0, is the last byte.
+    // `updates` is the last field: its length, 0, is the last byte. The whole length
+    // takes its place, as postcard writes a sequence's length.
     out.pop();
-    let mut n = forced.len() + count;
-    while n >= 0x80 {
-        out.push(n as u8 | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
+    out = postcard::to_extend(&(forced.len() + count), out).expect("a length encodes");
     for update in forced {
         out = postcard::to_extend(update, out).expect("engine messages always encode");
     }

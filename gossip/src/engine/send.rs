@@ -51,9 +51,10 @@ impl<A: Address> Engine<A> {
             len_with_updates(base, count + forced.len(), bytes + forced_bytes) <= max
                 && bytes <= room
         };
-        let (forced, (count, queued)) = match fits(0, 0) {
-            true => (&forced[..], self.updates.take(limit, fits)),
-            false => (&[][..], (0, Vec::new())),
+        let (forced, (count, queued)) = if fits(0, 0) {
+            (&forced[..], self.updates.take(limit, fits))
+        } else {
+            (&[][..], (0, Vec::new()))
         };
         let capacity = (base + forced_bytes + room).min(max);
         let bytes = message::encode_with_updates(&envelope, forced, count, &queued, capacity);
