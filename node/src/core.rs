@@ -188,9 +188,10 @@ pub struct NodeCore<S, A> {
     pulled: BTreeMap<NodeId, Duration>,
     /// Whether [`join`](NodeCore::join) was given seeds.
     seeded: bool,
-    /// Each peer's version vector as its last anti-entropy digest gave it, encoded:
-    /// read only by pruning passes and the lag figures, and in a large cluster a tenth
-    /// of the memory of the decoded vector (which has an entry per origin), per peer.
+    /// Each peer's last anti-entropy digest, as it came (the version vector in it,
+    /// encoded): read only by pruning passes and the lag figures, and in a large cluster
+    /// a tenth of the memory of the decoded vector (which has an entry per origin), per
+    /// peer. Kept as received, a digest costs a copy instead of an encoding.
     peer_digests: BTreeMap<NodeId, Vec<u8>>,
     /// Whether a peer has answered one of our digests in full since this core started.
     caught_up: bool,
@@ -487,7 +488,9 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         Ok(synced)
     }
 
-    /// Handles a frame from `from` (a simulated network: senders are taken at their word).
+    /// Handles a frame from `from` over a network that does not prove who sent it: the
+    /// sender is taken at its word, and an anti-entropy digest is credited to the member
+    /// at `from`.
     pub fn handle_frame(
         &mut self,
         now: Duration,
@@ -597,7 +600,7 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         if let SyncMessage::Digest { vv, .. } = &message {
             asker = peer.or_else(|| self.gossip.member_at(&from));
             if let Some(sender) = asker {
-                self.peer_digests.insert(sender, codec::encode(vv));
+                self.peer_digests.insert(sender, body.to_vec());
             }
             self.replica.note_peer_version(vv);
         }
@@ -605,7 +608,10 @@ impl<S: Store, A: Address> NodeCore<S, A> {
             message,
             SyncMessage::Records { complete: true, .. } | SyncMessage::Snapshot { next: None, .. }
         );
-        let before = self.replica.version_vector().clone();
+        // Only records and a snapshot's last page change the version vector; records do
+        // exactly when one of them is new.
+        let before = matches!(message, SyncMessage::Snapshot { .. })
+            .then(|| self.replica.version_vector().clone());
         let gossip = &self.gossip;
         // Records dissemination still brings the asker are left to it.
         let pushing = |first: Dot| {
@@ -615,7 +621,9 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         let outcome = self
             .replica
             .handle_sync(wall, message, &self.limits, &pushing)?;
-        if self.replica.version_vector() != &before {
+        let changed = outcome.applied > 0
+            || before.is_some_and(|before| self.replica.version_vector() != &before);
+        if changed {
             self.stage_peer(now, body.len());
         }
         self.stats.repairs += outcome.applied as u64;
@@ -674,8 +682,11 @@ fn dedup_id(first: Dot) -> [u8; 16] {
     id
 }
 
-/// A peer's digest as [`NodeCore`] keeps it, decoded; `None` should it not decode
-/// (it was encoded here, so never), and then it counts as not received.
+/// The version vector of a peer's digest as [`NodeCore`] keeps it; `None` should it
+/// not decode (it decoded when it came, so never), and then it counts as not received.
 fn peer_digest(bytes: &[u8]) -> Option<VersionVector> {
-    codec::decode(bytes, usize::MAX).ok()
+    match codec::decode(bytes, usize::MAX).ok()? {
+        SyncMessage::Digest { vv, .. } => Some(vv),
+        _ => None,
+    }
 }
