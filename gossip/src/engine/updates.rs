@@ -151,6 +151,7 @@ impl<A: Serialize> UpdateQueue<A> {
                 moved.push(item);
             }
             stack.extend(skipped.drain(..).rev());
+            trim(stack);
             if full {
                 break;
             }
@@ -221,8 +222,18 @@ impl<A: Serialize> UpdateQueue<A> {
         let slots = &self.slots;
         for stack in &mut self.stacks {
             stack.retain(|item| live(slots, *item).is_some());
+            trim(stack);
         }
         self.stale = 0;
+    }
+}
+
+/// Gives back the room of a stack that has shrunk well below its peak: news of a whole
+/// cluster joining at once fills the stacks, which then hold a few dozen items for
+/// hours. Amortized: the room given back took as many pushes to fill.
+fn trim(stack: &mut Vec<Item>) {
+    if stack.capacity() > 4 * stack.len() + 256 {
+        stack.shrink_to(2 * stack.len());
     }
 }
 
@@ -356,5 +367,21 @@ mod tests {
         let all = q.take(1, |_, _| true);
         assert_eq!(all.0, 3);
         assert!(q.is_empty());
+    }
+
+    /// News of thousands of members at once (a cluster starting) fills the stacks; once
+    /// it has been sent, their room is given back.
+    #[test]
+    fn stacks_give_back_their_room() {
+        let mut q = UpdateQueue::default();
+        for n in 1..=10_000 {
+            q.push(alive(n));
+        }
+        let room = |q: &UpdateQueue<u32>| q.stacks.iter().map(Vec::capacity).sum::<usize>();
+        assert!(room(&q) >= 10_000);
+        while !q.is_empty() {
+            q.take(3, |count, _| count <= 100);
+        }
+        assert!(room(&q) <= 3 * 256, "{} items of room left", room(&q));
     }
 }
