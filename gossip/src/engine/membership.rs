@@ -159,7 +159,7 @@ impl<A: Address> Engine<A> {
         }
         let c = &self.config;
         let window = c.phi_window_samples.get() as usize;
-        let member = Member {
+        let member = Box::new(Member {
             id,
             addr: addr.clone(),
             state: MemberState::Alive,
@@ -170,7 +170,7 @@ impl<A: Address> Engine<A> {
             told_at: None,
             heartbeat: PhiAccrual::new(window, c.phi_std_deviation_min),
             ack_delay: PhiAccrual::new(window, c.ack_std_deviation_min),
-        };
+        });
         self.members.insert(id, member);
         let slot = self.probe_next + self.rng.below(self.probe_order.len() - self.probe_next + 1);
         self.probe_order.insert(slot, id);

@@ -180,8 +180,9 @@ pub struct Engine<A> {
     now: Duration,
     rng: Rng,
     /// The member table: looked up for every piggybacked update, so a hash table.
-    /// Iterated only through `sorted_members`.
-    members: FxHashMap<NodeId, Member<A>>,
+    /// Iterated only through `sorted_members`. Members are boxed: a table of 1,000 has
+    /// 2,048 slots, and an empty slot then takes 16 bytes instead of a member's 330.
+    members: FxHashMap<NodeId, Box<Member<A>>>,
     /// Which members are reachable and since when the others are down, kept by
     /// [`Engine::emit`].
     index: MemberIndex,
@@ -501,7 +502,7 @@ impl<A: Address> Engine<A> {
     /// The member table in id order: whatever the table's iteration order is (it may
     /// differ between platforms), nothing that shapes a run depends on it.
     fn sorted_members(&self) -> Vec<&Member<A>> {
-        let mut members: Vec<&Member<A>> = self.members.values().collect();
+        let mut members: Vec<&Member<A>> = self.members.values().map(|m| &**m).collect();
         members.sort_unstable_by_key(|m| m.id);
         members
     }
