@@ -103,6 +103,12 @@ impl Holders {
 /// Payloads still being pushed, bounded in count and bytes; the oldest go first. A
 /// payload whose rounds are done stays (and can still be asked for) until it is the
 /// oldest.
+///
+/// A payload's rounds are done no later than those of any payload pushed after it (each
+/// round pushes them all), except that echoes end some early. So the payloads with
+/// rounds left lie after a point in the order, which a push round keeps moving on: it
+/// looks only at the payloads from there, not at every one held, in a queue kept full
+/// of finished payloads that can still be asked for.
 #[derive(Clone, Debug)]
 pub(crate) struct HotQueue {
     entries: VecDeque<Hot>,
@@ -110,6 +116,8 @@ pub(crate) struct HotQueue {
     index: FxHashMap<[u8; 16], u64>,
     /// The number of `entries[0]`.
     first: u64,
+    /// Every payload numbered below this has no rounds left.
+    active: u64,
     bytes: usize,
     count_max: usize,
     bytes_max: usize,
@@ -122,6 +130,7 @@ impl HotQueue {
             entries: VecDeque::new(),
             index: FxHashMap::default(),
             first: 0,
+            active: 0,
             bytes: 0,
             count_max,
             bytes_max,
@@ -153,6 +162,7 @@ impl HotQueue {
             return false;
         };
         self.first += 1;
+        self.active = self.active.max(self.first);
         self.bytes -= old.bytes.len();
         self.index.remove(&old.id);
         old.rounds_left > 0
@@ -186,14 +196,27 @@ impl HotQueue {
         common.into_iter().collect()
     }
 
-    /// How many payloads are held.
-    pub(crate) fn len(&self) -> usize {
-        self.entries.len()
-    }
-
     /// The payload at `index` (0 is the oldest).
     pub(crate) fn at_mut(&mut self, index: usize) -> &mut Hot {
         &mut self.entries[index]
+    }
+
+    /// The indices from the oldest payload that may have rounds left to the newest:
+    /// every payload before them has none.
+    pub(crate) fn maybe_pushing(&self) -> std::ops::Range<usize> {
+        (self.active - self.first) as usize..self.entries.len()
+    }
+
+    /// Moves past the payloads at the start of [`maybe_pushing`](Self::maybe_pushing)
+    /// whose rounds are done.
+    pub(crate) fn skip_finished(&mut self) {
+        while self
+            .entries
+            .get((self.active - self.first) as usize)
+            .is_some_and(|h| h.rounds_left == 0)
+        {
+            self.active += 1;
+        }
     }
 
     /// Drops the oldest payloads while their rounds are done.
@@ -206,6 +229,7 @@ impl HotQueue {
     /// Forgets everything.
     pub(crate) fn clear(&mut self) {
         self.first += self.entries.len() as u64;
+        self.active = self.first;
         self.entries.clear();
         self.index.clear();
         self.bytes = 0;
@@ -249,11 +273,11 @@ mod tests {
         assert!(q.get_mut(&[1; 16]).is_none());
         assert_eq!(q.get_mut(&[3; 16]).map(|h| h.id), Some([3; 16]));
         assert_eq!(q.push(hot(4, 95)), 2);
-        assert_eq!(q.len(), 1);
+        assert_eq!(q.entries.len(), 1);
         assert_eq!(q.get_mut(&[4; 16]).map(|h| h.bytes.len()), Some(95));
         q.at_mut(0).rounds_left = 0;
         q.retire_finished();
-        assert_eq!(q.len(), 0);
+        assert_eq!(q.entries.len(), 0);
         assert!(q.get_mut(&[4; 16]).is_none());
     }
 
@@ -295,14 +319,14 @@ mod tests {
         }
         q.at_mut(1).rounds_left = 0;
         q.retire_finished();
-        assert_eq!(q.len(), 3, "the oldest still pushes");
+        assert_eq!(q.entries.len(), 3, "the oldest still pushes");
         assert!(
             q.get_mut(&[2; 16]).is_some(),
             "and the finished one can be asked for"
         );
         q.at_mut(0).rounds_left = 0;
         q.retire_finished();
-        assert_eq!(q.len(), 1);
+        assert_eq!(q.entries.len(), 1);
         assert_eq!(q.get_mut(&[3; 16]).map(|h| h.id), Some([3; 16]));
     }
 }

@@ -236,7 +236,9 @@ impl<A: Address> Engine<A> {
     /// is not spent: the payloads wait, within the queue's bounds, for members to appear.
     pub(super) fn push_payloads(&mut self, only_new: bool) {
         let echoes_max = self.config.payload_echoes_max.get();
-        let pushed: Vec<usize> = (0..self.hot.len())
+        let pushed: Vec<usize> = self
+            .hot
+            .maybe_pushing()
             .filter(|&i| {
                 let hot = self.hot.at_mut(i);
                 if hot.echoes >= echoes_max {
@@ -245,6 +247,7 @@ impl<A: Address> Engine<A> {
                 hot.rounds_left > 0 && (hot.whole || !only_new)
             })
             .collect();
+        self.hot.skip_finished();
         if pushed.is_empty() || self.index.alive().is_empty() {
             return;
         }
@@ -273,6 +276,7 @@ impl<A: Address> Engine<A> {
             hot.rounds_left -= 1;
             hot.whole = false;
         }
+        self.hot.skip_finished();
     }
 
     /// Sends `payloads` and `have` to member `id` in as few messages as fit.
