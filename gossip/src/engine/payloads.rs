@@ -312,6 +312,34 @@ mod tests {
     }
 
     #[test]
+    fn push_rounds_look_from_the_oldest_payload_with_rounds_left() {
+        let mut q = HotQueue::new(3, 1000);
+        for n in 1..=3 {
+            q.push(hot(n, 10));
+        }
+        assert_eq!(q.maybe_pushing(), 0..3);
+        q.at_mut(1).rounds_left = 0;
+        q.skip_finished();
+        assert_eq!(q.maybe_pushing(), 0..3, "the oldest still has rounds");
+        q.at_mut(0).rounds_left = 0;
+        q.skip_finished();
+        assert_eq!(q.maybe_pushing(), 2..3, "both finished ones are passed");
+        q.push(hot(4, 10));
+        assert_eq!(
+            q.maybe_pushing(),
+            1..3,
+            "the oldest left: the same payloads"
+        );
+        q.push(hot(5, 10));
+        q.push(hot(6, 10));
+        assert_eq!(q.maybe_pushing(), 0..3, "the point left with them");
+        q.clear();
+        assert!(q.maybe_pushing().is_empty());
+        q.push(hot(7, 10));
+        assert_eq!(q.maybe_pushing(), 0..1);
+    }
+
+    #[test]
     fn finished_payloads_wait_for_the_older_ones() {
         let mut q = HotQueue::new(8, 1000);
         for n in 1..=3 {
