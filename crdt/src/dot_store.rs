@@ -312,7 +312,10 @@ impl<V: Clone + Ord + fmt::Debug> DotStore for DotFun<V> {
         let theirs = &other.0;
         for origin in other_ctx.origins() {
             let lo = self.0.partition_point(|(d, _)| d.origin < origin);
-            let hi = lo + self.0[lo..].partition_point(|(d, _)| d.origin == origin);
+            // An origin has an entry or two here (a counter one), so its run ends a
+            // step or two on: walked to, not searched for in the rest.
+            let run = self.0[lo..].iter().take_while(|(d, _)| d.origin == origin);
+            let hi = lo + run.count();
             let mut kept = lo;
             for i in lo..hi {
                 let dot = self.0[i].0;
