@@ -104,11 +104,12 @@ impl Holders {
 /// payload whose rounds are done stays (and can still be asked for) until it is the
 /// oldest.
 ///
-/// A payload's rounds are done no later than those of any payload pushed after it (each
-/// round pushes them all), except that echoes end some early. So the payloads with
-/// rounds left lie after a point in the order, which a push round keeps moving on: it
-/// looks only at the payloads from there, not at every one held, in a queue kept full
-/// of finished payloads that can still be asked for.
+/// A payload's rounds are mostly done no later than those of any payload pushed after
+/// it (each round pushes them all; echoes end some early, and a payload started in a
+/// smaller cluster has fewer). So the payloads with rounds left lie after a point in the
+/// order, before which every payload is done, and which a push round moves on: it looks
+/// only at the payloads from there, not at every one held, in a queue kept full of
+/// finished payloads that can still be asked for.
 #[derive(Clone, Debug)]
 pub(crate) struct HotQueue {
     entries: VecDeque<Hot>,
