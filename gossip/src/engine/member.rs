@@ -1,5 +1,6 @@
 //! One member as this node sees it, and SWIM's rule for which news about it wins.
 
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use lattice_crdt::NodeId;
@@ -47,13 +48,22 @@ pub(crate) fn told_within(told_at: Option<Duration>, period: Duration, now: Dura
     told_at.is_some_and(|at| now < at + period)
 }
 
-/// A member in the table.
+/// A member in the table. Every piece of membership news about it is compared with its
+/// state and incarnation, which are kept inline in the table's slot; the rest is boxed
+/// (and reached through `Deref`), so that an empty slot of the table stays small and news
+/// that changes nothing reads one slot, not a box as well.
 #[derive(Clone, Debug)]
 pub(crate) struct Member<A> {
-    pub(crate) id: NodeId,
-    pub(crate) addr: A,
     pub(crate) state: MemberState,
     pub(crate) incarnation: u64,
+    body: Box<MemberBody<A>>,
+}
+
+/// What the table keeps of a member besides its state and incarnation.
+#[derive(Clone, Debug)]
+pub(crate) struct MemberBody<A> {
+    pub(crate) id: NodeId,
+    pub(crate) addr: A,
     /// What it announces about itself.
     pub(crate) meta: Vec<u8>,
     /// When `state` last changed (for reaping).
@@ -66,6 +76,36 @@ pub(crate) struct Member<A> {
     pub(crate) heartbeat: PhiAccrual,
     /// Ack delays of our direct probes of the member.
     pub(crate) ack_delay: PhiAccrual,
+}
+
+impl<A> Member<A> {
+    /// A member in `state` at `incarnation`.
+    pub(crate) fn new(state: MemberState, incarnation: u64, body: MemberBody<A>) -> Self {
+        Member {
+            state,
+            incarnation,
+            body: Box::new(body),
+        }
+    }
+
+    /// All but its state and incarnation.
+    pub(crate) fn into_body(self) -> MemberBody<A> {
+        *self.body
+    }
+}
+
+impl<A> Deref for Member<A> {
+    type Target = MemberBody<A>;
+
+    fn deref(&self) -> &MemberBody<A> {
+        &self.body
+    }
+}
+
+impl<A> DerefMut for Member<A> {
+    fn deref_mut(&mut self) -> &mut MemberBody<A> {
+        &mut self.body
+    }
 }
 
 impl<A: Clone> Member<A> {

@@ -3,7 +3,7 @@
 
 use lattice_crdt::NodeId;
 
-use super::member::{supersedes, Member, MemberState};
+use super::member::{supersedes, Member, MemberBody, MemberState};
 use super::message::Update;
 use super::phi::PhiAccrual;
 use super::suspicion::Suspicion;
@@ -159,18 +159,17 @@ impl<A: Address> Engine<A> {
         }
         let c = &self.config;
         let window = c.phi_window_samples.get() as usize;
-        let member = Box::new(Member {
+        let body = MemberBody {
             id,
             addr: addr.clone(),
-            state: MemberState::Alive,
-            incarnation,
             meta: meta.clone(),
             since: self.now,
             suspicion: None,
             told_at: None,
             heartbeat: PhiAccrual::new(window, c.phi_std_deviation_min),
             ack_delay: PhiAccrual::new(window, c.ack_std_deviation_min),
-        });
+        };
+        let member = Member::new(MemberState::Alive, incarnation, body);
         self.members.insert(id, member);
         let slot = self.probe_next + self.rng.below(self.probe_order.len() - self.probe_next + 1);
         self.probe_order.insert(slot, id);
@@ -318,7 +317,8 @@ impl<A: Address> Engine<A> {
             told_at: m.told_at,
         };
         self.tombstones.insert(id, tombstone);
-        self.emit(Event::MemberReaped { id, addr: m.addr });
+        let addr = m.into_body().addr;
+        self.emit(Event::MemberReaped { id, addr });
     }
 
     /// A message from `id` at `incarnation`: direct evidence that it is alive (news that
