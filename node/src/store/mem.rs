@@ -16,7 +16,7 @@
 //! [`RecordPool`] ([`MemStore::with_pool`]) hold one copy of each: a simulated cluster
 //! of 1,000 nodes then keeps each record once instead of 1,000 times.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, Weak};
 
@@ -38,25 +38,46 @@ struct Contents {
 /// a record from a peer is filed under its origin's few records (one look up in a hash
 /// table), not searched for among every origin's (a B-tree of thousands in a simulated
 /// cluster's store, a cache miss per level). Only ever read one origin at a time.
+///
+/// An origin's records are a sorted double-ended queue, not a B-tree: records mostly
+/// come in order and pruning takes the oldest, so both ends are where it changes, and
+/// the few records of each of a thousand origins take one small buffer instead of a
+/// tree node sized for eleven.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct Log(FxHashMap<NodeId, BTreeMap<u64, Arc<[u8]>>>);
+struct Log(FxHashMap<NodeId, OriginLog>);
+
+/// One origin's records, by the sequence number of their first dot.
+type OriginLog = VecDeque<(u64, Arc<[u8]>)>;
 
 impl Log {
     /// Puts (`Some`) or removes (`None`) the record at `dot`, returning what was there.
     fn set(&mut self, dot: Dot, record: Option<Arc<[u8]>>) -> Option<Arc<[u8]>> {
         match record {
-            Some(record) => self
-                .0
-                .entry(dot.origin)
-                .or_default()
-                .insert(dot.seq, record),
+            Some(record) => {
+                let records = self.0.entry(dot.origin).or_default();
+                // In order, most often: then it goes last, without a search.
+                if records.back().is_none_or(|(last, _)| *last < dot.seq) {
+                    records.push_back((dot.seq, record));
+                    return None;
+                }
+                match records.binary_search_by_key(&dot.seq, |(seq, _)| *seq) {
+                    Ok(i) => Some(std::mem::replace(&mut records[i].1, record)),
+                    Err(i) => {
+                        records.insert(i, (dot.seq, record));
+                        None
+                    }
+                }
+            }
             None => {
                 let records = self.0.get_mut(&dot.origin)?;
-                let old = records.remove(&dot.seq);
+                let i = records
+                    .binary_search_by_key(&dot.seq, |(seq, _)| *seq)
+                    .ok()?;
+                let (_, old) = records.remove(i).expect("found");
                 if records.is_empty() {
                     self.0.remove(&dot.origin);
                 }
-                old
+                Some(old)
             }
         }
     }
@@ -68,11 +89,16 @@ impl Log {
         from: u64,
         to: u64,
     ) -> impl DoubleEndedIterator<Item = (Dot, &Arc<[u8]>)> + '_ {
-        self.0
-            .get(&origin)
-            .filter(|_| from <= to)
+        let records = self.0.get(&origin).filter(|_| from <= to);
+        let (lo, hi) = records.map_or((0, 0), |r| {
+            (
+                r.partition_point(|(seq, _)| *seq < from),
+                r.partition_point(|(seq, _)| *seq <= to),
+            )
+        });
+        records
             .into_iter()
-            .flat_map(move |records| records.range(from..=to))
+            .flat_map(move |records| records.range(lo..hi))
             .map(move |(seq, record)| (Dot::new(origin, *seq), record))
     }
 }
