@@ -178,11 +178,25 @@ impl<A: Address> Engine<A> {
 
     /// `from` suspects a member at `incarnation` (we may be `from`).
     pub(super) fn apply_suspect(&mut self, id: NodeId, incarnation: u64, from: NodeId) {
-        let Some(m) = self.members.get(&id) else {
+        let Some(m) = self.members.get_mut(&id) else {
             return;
         };
         if m.state == MemberState::Suspect && m.incarnation == incarnation {
-            return self.confirm_suspicion(id, incarnation, from);
+            // Another suspicion of a suspect: an independent one shortens its timeout
+            // and is passed on.
+            let Some(s) = m.suspicion.as_mut() else {
+                return;
+            };
+            if !s.confirm(from) {
+                return;
+            }
+            let deadline = s.deadline();
+            self.timers.set(Timer::Suspicion(id), deadline);
+            return self.updates.push(Update::Suspect {
+                id,
+                incarnation,
+                from,
+            });
         }
         if !supersedes(MemberState::Suspect, incarnation, m.state, m.incarnation) {
             return;
@@ -200,23 +214,6 @@ impl<A: Address> Engine<A> {
         if self.config.lifeguard && self.suspects.len() < self.config.members_max {
             self.suspects.push_back(id);
         }
-        self.updates.push(Update::Suspect {
-            id,
-            incarnation,
-            from,
-        });
-    }
-
-    /// Another independent suspicion of a suspect: shorten its timeout and pass it on.
-    fn confirm_suspicion(&mut self, id: NodeId, incarnation: u64, from: NodeId) {
-        let Some(s) = self.members.get_mut(&id).and_then(|m| m.suspicion.as_mut()) else {
-            return;
-        };
-        if !s.confirm(from) {
-            return;
-        }
-        let deadline = s.deadline();
-        self.timers.set(Timer::Suspicion(id), deadline);
         self.updates.push(Update::Suspect {
             id,
             incarnation,

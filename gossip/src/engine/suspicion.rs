@@ -6,10 +6,10 @@
 //! expected confirmations. With `K = 0` (too few members to confirm), or with Lifeguard
 //! off, the timeout is `min`, as in plain SWIM.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use lattice_crdt::NodeId;
+use smallvec::SmallVec;
 
 /// How long a member may stay suspect, and who has confirmed the suspicion.
 #[derive(Clone, Debug)]
@@ -18,7 +18,10 @@ pub(crate) struct Suspicion {
     min: Duration,
     max: Duration,
     expected: u32,
-    confirmed_by: BTreeSet<NodeId>,
+    /// The first suspector, then each member that confirmed: at most `expected + 1`
+    /// (the default expects 2), kept inline and scanned. Most suspect news is a copy of
+    /// news already applied, which looks here only to find its sender listed.
+    confirmed_by: SmallVec<[NodeId; 3]>,
 }
 
 impl Suspicion {
@@ -31,8 +34,8 @@ impl Suspicion {
         min: Duration,
         max: Duration,
     ) -> Suspicion {
-        let mut confirmed_by = BTreeSet::new();
-        confirmed_by.insert(first);
+        let mut confirmed_by = SmallVec::new();
+        confirmed_by.push(first);
         Suspicion {
             started,
             min,
@@ -45,10 +48,11 @@ impl Suspicion {
     /// Records an independent confirmation by `from`; true if it is new and counted
     /// (so the suspicion should be gossiped again and its deadline moved).
     pub(crate) fn confirm(&mut self, from: NodeId) -> bool {
-        if self.confirmations() >= self.expected {
+        if self.confirmations() >= self.expected || self.confirmed_by.contains(&from) {
             return false;
         }
-        self.confirmed_by.insert(from)
+        self.confirmed_by.push(from);
+        true
     }
 
     /// Confirmations so far (not counting the first suspector).

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
 use lattice_crdt::NodeId;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::message::Update;
@@ -47,8 +48,8 @@ pub(crate) struct UpdateQueue<A> {
     /// The entries; `None` in free slots.
     slots: Vec<Option<Entry>>,
     free: Vec<u32>,
-    /// Each queued member's slot.
-    by_member: BTreeMap<NodeId, u32>,
+    /// Each queued member's slot (looked up, never walked).
+    by_member: FxHashMap<NodeId, u32>,
     /// `stacks[t]`: the entries sent `t` times, taken from the top.
     stacks: Vec<Vec<Item>>,
     /// Stack items whose entry was replaced or dropped.
@@ -65,7 +66,7 @@ impl<A> Default for UpdateQueue<A> {
         UpdateQueue {
             slots: Vec::new(),
             free: Vec::new(),
-            by_member: BTreeMap::new(),
+            by_member: FxHashMap::default(),
             stacks: Vec::new(),
             stale: 0,
             sizes: BTreeMap::new(),
