@@ -380,7 +380,40 @@ impl FromIterator<Dot> for VersionVector {
 
 /// The encoded form of one origin: its prefix and its extra ranges as `(start, length-1)`.
 #[derive(Deserialize)]
-struct OriginWire(NodeId, u64, Vec<(u64, u64)>);
+struct OriginWire(NodeId, u64, WireSpans);
+
+/// An origin's extra ranges as read, `(start, length-1)`, straight into the small list
+/// the vector keeps them in: a delta's context (one range) decodes without allocating.
+struct WireSpans(SmallVec<[(u64, u64); 1]>);
+
+impl<'de> Deserialize<'de> for WireSpans {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Spans;
+
+        impl<'de> serde::de::Visitor<'de> for Spans {
+            type Value = WireSpans;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of sequence ranges")
+            }
+
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: S,
+            ) -> Result<WireSpans, S::Error> {
+                let mut spans = SmallVec::new();
+                // The length is the peer's word: trusted only up to a bound.
+                spans.reserve(seq.size_hint().unwrap_or(0).min(4096));
+                while let Some(span) = seq.next_element::<(u64, u64)>()? {
+                    spans.push(span);
+                }
+                Ok(WireSpans(spans))
+            }
+        }
+
+        d.deserialize_seq(Spans)
+    }
+}
 
 impl Serialize for VersionVector {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -405,19 +438,20 @@ impl VersionVector {
     /// Appends one origin as read from the wire, checking it follows the last one.
     fn push_wire(
         &mut self,
-        OriginWire(origin, prefix, ranges): OriginWire,
+        OriginWire(origin, prefix, WireSpans(mut extra)): OriginWire,
     ) -> Result<(), &'static str> {
         if self.origins.last().is_some_and(|(last, _)| *last >= origin) {
             return Err("version vector origins are not strictly increasing");
         }
-        let mut extra = SmallVec::with_capacity(ranges.len());
         let mut floor = prefix.checked_add(1).ok_or("sequence number overflow")?;
-        for (lo, span) in ranges {
+        // `(start, length-1)` becomes `(start, end)` in place.
+        for range in &mut extra {
+            let (lo, span) = *range;
             let hi = lo.checked_add(span).ok_or("sequence number overflow")?;
             if lo <= floor {
                 return Err("version vector ranges overlap, touch or are unsorted");
             }
-            extra.push((lo, hi));
+            *range = (lo, hi);
             floor = hi.checked_add(1).ok_or("sequence number overflow")?;
         }
         let seqs = SeqSet { prefix, extra };
@@ -528,14 +562,15 @@ mod tests {
 
     #[test]
     fn the_wire_form_refuses_malformed_vectors() {
+        let spans = |s: &[(u64, u64)]| WireSpans(SmallVec::from_slice(s));
         let origin = NodeId::new(1).unwrap();
-        let overlapping = vec![OriginWire(origin, 3, vec![(4, 0)])];
+        let overlapping = vec![OriginWire(origin, 3, spans(&[(4, 0)]))];
         assert!(VersionVector::try_from(overlapping).is_err());
-        let unsorted = vec![OriginWire(origin, 0, vec![(9, 0), (5, 0)])];
+        let unsorted = vec![OriginWire(origin, 0, spans(&[(9, 0), (5, 0)]))];
         assert!(VersionVector::try_from(unsorted).is_err());
-        let overflow = vec![OriginWire(origin, 0, vec![(9, u64::MAX)])];
+        let overflow = vec![OriginWire(origin, 0, spans(&[(9, u64::MAX)]))];
         assert!(VersionVector::try_from(overflow).is_err());
-        let ok = vec![OriginWire(origin, 3, vec![(5, 2)])];
+        let ok = vec![OriginWire(origin, 3, spans(&[(5, 2)]))];
         let vv = VersionVector::try_from(ok).unwrap();
         assert!(vv.contains(Dot::new(origin, 7)) && !vv.contains(Dot::new(origin, 4)));
     }
