@@ -21,6 +21,7 @@ use std::marker::PhantomData;
 use lattice_crdt::NodeId;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
+use smallvec::SmallVec;
 
 use super::message::Update;
 
@@ -28,7 +29,10 @@ use super::message::Update;
 #[derive(Clone, Debug)]
 struct Entry {
     subject: NodeId,
-    encoded: Vec<u8>,
+    /// Inline up to a size that holds most updates (one without metadata takes a dozen
+    /// bytes or so): a message takes dozens of entries, and their bytes then come with
+    /// the entry instead of from a heap block of their own each.
+    encoded: SmallVec<[u8; 32]>,
     transmits: u32,
     /// Unique per entry: tells a stack item for this entry from a stale one for an
     /// earlier entry in the same slot.
@@ -90,7 +94,8 @@ impl<A: Serialize> UpdateQueue<A> {
             self.drop_entry(slot);
             self.sweep_if_stale();
         }
-        let encoded = postcard::to_allocvec(&update).expect("engine messages always encode");
+        let encoded =
+            postcard::to_extend(&update, SmallVec::new()).expect("engine messages always encode");
         let bytes = encoded.len();
         let stamp = self.stamp();
         let entry = Entry {
