@@ -442,7 +442,9 @@ impl<A: Address> Engine<A> {
     /// than its dissemination rounds ago, so the members that lack it should have it
     /// within those rounds. Anti-entropy leaves such payloads to dissemination.
     pub fn is_pushing(&self, id: &[u8; 16]) -> bool {
-        self.hot.get(id).is_some_and(|hot| hot.rounds_left > 0)
+        self.hot
+            .get_if_pushing(id)
+            .is_some_and(|hot| hot.rounds_left > 0)
     }
 
     /// Whether this node is still pushing payload `id` to `member`: it
@@ -452,7 +454,7 @@ impl<A: Address> Engine<A> {
     /// anti-entropy has to send it.
     pub fn is_pushing_to(&self, id: &[u8; 16], member: NodeId) -> bool {
         self.hot
-            .get(id)
+            .get_if_pushing(id)
             .is_some_and(|hot| hot.rounds_left > 0 && !hot.holders.contains(&member))
     }
 

@@ -159,11 +159,13 @@ impl<A: Address> Engine<A> {
         have: Vec<[u8; 16]>,
     ) {
         for payload in payloads {
-            // Most copies are of payloads still being pushed here: one look finds them.
-            if let Some(hot) = self.hot.get_mut(&payload.id) {
+            // Most copies are of payloads still held here: one look finds them.
+            if let Some(held) = self.hot.get_unless_done(&payload.id) {
                 self.stats.payload_duplicates += 1;
-                hot.echoes = hot.echoes.saturating_add(1);
-                hot.add_holder(sender);
+                if let Some(hot) = held {
+                    hot.echoes = hot.echoes.saturating_add(1);
+                    hot.add_holder(sender);
+                }
                 continue;
             }
             if !self.seen.insert(payload.id) {
@@ -183,9 +185,11 @@ impl<A: Address> Engine<A> {
         }
         let mut want = Vec::new();
         for id in have {
-            if let Some(hot) = self.hot.get_mut(&id) {
-                hot.echoes = hot.echoes.saturating_add(1);
-                hot.add_holder(sender);
+            if let Some(held) = self.hot.get_unless_done(&id) {
+                if let Some(hot) = held {
+                    hot.echoes = hot.echoes.saturating_add(1);
+                    hot.add_holder(sender);
+                }
             } else if !self.seen.contains(&id) {
                 want.push(id);
             }
@@ -241,9 +245,11 @@ impl<A: Address> Engine<A> {
             .maybe_pushing()
             .filter(|&i| {
                 let hot = self.hot.at_mut(i);
-                if hot.echoes >= echoes_max {
-                    hot.rounds_left = 0; // widespread: done, though still asked for
+                if hot.rounds_left > 0 && hot.echoes >= echoes_max {
+                    self.hot.finish(i); // widespread: done, though still asked for
+                    return false;
                 }
+                let hot = self.hot.at_mut(i);
                 hot.rounds_left > 0 && (hot.whole || !only_new)
             })
             .collect();
@@ -275,6 +281,9 @@ impl<A: Address> Engine<A> {
             let hot = self.hot.at_mut(index);
             hot.rounds_left -= 1;
             hot.whole = false;
+            if hot.rounds_left == 0 {
+                self.hot.finish(index);
+            }
         }
         self.hot.skip_finished();
     }
