@@ -367,6 +367,24 @@ mod tests {
     }
 
     #[test]
+    fn a_finished_payload_is_held_but_not_looked_at() {
+        let mut q = HotQueue::new(8, 1000);
+        for n in 1..=2 {
+            q.push(hot(n, 10));
+        }
+        q.finish(0);
+        assert_eq!(q.at_mut(0).rounds_left, 0);
+        assert!(matches!(q.get_unless_done(&[1; 16]), Some(None)));
+        assert!(q.get_if_pushing(&[1; 16]).is_none());
+        assert!(q.get_mut(&[1; 16]).is_some(), "it can still be asked for");
+        assert!(matches!(q.get_unless_done(&[2; 16]), Some(Some(h)) if h.id == [2; 16]));
+        assert!(q.get_if_pushing(&[2; 16]).is_some());
+        assert!(q.get_unless_done(&[3; 16]).is_none());
+        q.retire_finished();
+        assert!(q.get_unless_done(&[1; 16]).is_none(), "retired");
+    }
+
+    #[test]
     fn finished_payloads_wait_for_the_older_ones() {
         let mut q = HotQueue::new(8, 1000);
         for n in 1..=3 {
