@@ -173,29 +173,29 @@ impl HotQueue {
         old.rounds_left > 0
     }
 
+    /// Where payload `id` is (0 is the oldest), and whether its rounds are done.
+    fn locate(&self, id: &[u8; 16]) -> Option<(usize, bool)> {
+        let slot = *self.index.get(id)?;
+        Some((((slot >> 1) - self.first) as usize, slot & 1 == 1))
+    }
+
     /// The payload `id`, if it is still held, for changing.
     pub(crate) fn get_mut(&mut self, id: &[u8; 16]) -> Option<&mut Hot> {
-        let number = *self.index.get(id)? >> 1;
-        self.entries.get_mut((number - self.first) as usize)
+        let (index, _) = self.locate(id)?;
+        self.entries.get_mut(index)
     }
 
     /// Whether payload `id` is held (`None` if not) and, unless its rounds are done,
     /// the payload: a copy or an offer of a finished payload changes nothing.
     pub(crate) fn get_unless_done(&mut self, id: &[u8; 16]) -> Option<Option<&mut Hot>> {
-        let slot = *self.index.get(id)?;
-        if slot & 1 == 1 {
-            return Some(None);
-        }
-        Some(self.entries.get_mut(((slot >> 1) - self.first) as usize))
+        let (index, done) = self.locate(id)?;
+        Some(self.entries.get_mut(index).filter(|_| !done))
     }
 
     /// The payload `id` if it is held and its rounds may not be done.
     pub(crate) fn get_if_pushing(&self, id: &[u8; 16]) -> Option<&Hot> {
-        let slot = *self.index.get(id)?;
-        if slot & 1 == 1 {
-            return None;
-        }
-        self.entries.get(((slot >> 1) - self.first) as usize)
+        let (index, done) = self.locate(id)?;
+        self.entries.get(index).filter(|_| !done)
     }
 
     /// Ends the rounds of the payload at `index` (0 is the oldest).

@@ -245,12 +245,12 @@ impl<A: Address> Engine<A> {
             .maybe_pushing()
             .filter(|&i| {
                 let hot = self.hot.at_mut(i);
-                if hot.rounds_left > 0 && hot.echoes >= echoes_max {
-                    self.hot.finish(i); // widespread: done, though still asked for
-                    return false;
+                let (live, widespread) = (hot.rounds_left > 0, hot.echoes >= echoes_max);
+                let pushes = live && !widespread && (hot.whole || !only_new);
+                if live && widespread {
+                    self.hot.finish(i); // done, though still asked for
                 }
-                let hot = self.hot.at_mut(i);
-                hot.rounds_left > 0 && (hot.whole || !only_new)
+                pushes
             })
             .collect();
         self.hot.skip_finished();
