@@ -21,6 +21,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Debug;
+use std::sync::Arc;
 use std::time::Duration;
 
 use lattice_crdt::{codec, Dot, NodeId, Op, VersionVector, NTP64};
@@ -648,7 +649,7 @@ impl<S: Store, A: Address> NodeCore<S, A> {
     fn drain_gossip(&mut self, now: Duration, wall: NTP64) {
         while let Some(event) = self.gossip.poll_event() {
             match event {
-                Event::Payload { bytes, .. } => self.apply_payload(now, wall, &bytes),
+                Event::Payload { bytes, .. } => self.apply_payload(now, wall, bytes),
                 Event::AntiEntropy { peer } => {
                     self.stats.exchanges += 1;
                     let digest = self.replica.digest();
@@ -659,11 +660,12 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         }
     }
 
-    fn apply_payload(&mut self, now: Duration, wall: NTP64, bytes: &[u8]) {
+    fn apply_payload(&mut self, now: Duration, wall: NTP64, bytes: Arc<[u8]>) {
+        let len = bytes.len();
         match self.replica.apply_remote(wall, bytes) {
             Ok(crate::replica::Applied::New) => {
                 self.stats.deltas_applied += 1;
-                self.stage_peer(now, bytes.len());
+                self.stage_peer(now, len);
             }
             Ok(crate::replica::Applied::Duplicate) => self.stats.deltas_duplicate += 1,
             Err(e) => {

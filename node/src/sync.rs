@@ -162,7 +162,7 @@ impl<S: Store> Replica<S> {
                 }
             }
             SyncMessage::Records { records, complete } => {
-                for record in &records {
+                for record in records {
                     if self.apply_remote(now, record)? == crate::replica::Applied::New {
                         out.applied += 1;
                     }

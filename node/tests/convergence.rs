@@ -72,7 +72,7 @@ impl Cluster {
                 CatchUp::Records { records, complete } => {
                     let now = self.now();
                     for r in &records {
-                        self.replicas[into].apply_remote(now, r).unwrap();
+                        self.replicas[into].apply_remote(now, &r[..]).unwrap();
                     }
                     if complete {
                         break;

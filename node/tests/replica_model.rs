@@ -167,7 +167,7 @@ impl<H: Harness> World<H> {
             Step::Deliver { record } if !self.peer_records.is_empty() => {
                 let bytes = self.peer_records[record.index(self.peer_records.len())].clone();
                 let before = self.replica().version_vector().clone();
-                self.replica().apply_remote(now, &bytes).unwrap();
+                self.replica().apply_remote(now, &bytes[..]).unwrap();
                 if self.replica().version_vector() != &before {
                     let r: LogRecord = lattice_crdt::codec::decode(&bytes, usize::MAX).unwrap();
                     self.model.staged.push(r);

@@ -48,7 +48,7 @@ fn a_rolled_back_replica_refuses_writes_until_its_own_dots_are_back() {
         panic!("the log holds them");
     };
     for record in records {
-        back.apply_remote(now, &record).unwrap();
+        back.apply_remote(now, &record[..]).unwrap();
     }
     let written = back.write(now, "k", &inc(), None).unwrap();
     assert_eq!(

@@ -27,7 +27,7 @@ fn pull(into: &mut Replica<MemStore>, from: &Replica<MemStore>, now: NTP64) {
     match from.catch_up(into.version_vector(), usize::MAX).unwrap() {
         CatchUp::Records { records, .. } => {
             for r in records {
-                into.apply_remote(now, &r).unwrap();
+                into.apply_remote(now, &r[..]).unwrap();
             }
         }
         CatchUp::SnapshotNeeded => unreachable!("nothing is pruned here"),

@@ -145,7 +145,7 @@ fn a_snapshot_never_claims_a_dot_its_pages_lack() {
     // Node 3's write reaches node 1 and is staged there, not yet synced.
     r[2].write(now, "x", &inc, None).unwrap();
     let record = r[2].sync().unwrap().records[0].encode();
-    r[0].apply_remote(now, &record).unwrap();
+    r[0].apply_remote(now, &record[..]).unwrap();
     // Node 2 asks node 1 for everything: node 1's log is pruned, so it answers with a
     // snapshot, within the same round.
     let mut in_flight = VecDeque::from([(0, r[1].digest())]);
@@ -248,7 +248,7 @@ fn a_stale_snapshot_does_not_bring_back_what_was_removed() {
         }];
         r[0].write(now, "x", &add, None).unwrap();
         let record = r[0].sync().unwrap().records[0].encode();
-        r[1].apply_remote(now, &record).unwrap();
+        r[1].apply_remote(now, &record[..]).unwrap();
         r[1].sync().unwrap();
         let remove = [Op::Remove {
             field: "s".into(),
@@ -313,7 +313,7 @@ fn records_from_peers_pass_on_before_the_sync_and_local_writes_only_after() {
     r[0].write(now, "x", &inc, None).unwrap();
     r[0].sync().unwrap();
     let from_0 = records(&r[0]);
-    r[1].apply_remote(now, &from_0[0]).unwrap();
+    r[1].apply_remote(now, &from_0[0][..]).unwrap();
     r[1].write(now, "x", &inc, None).unwrap();
     // Node 1 synced neither: it passes on node 0's record (durable there), not its own.
     assert_eq!(records(&r[1]), from_0);

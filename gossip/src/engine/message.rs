@@ -6,6 +6,8 @@
 //! decoding, trailing bytes are refused, and decoding arbitrary bytes returns an error,
 //! never panics (postcard caps pre-allocation; proptested in `tests/engine_messages.rs`).
 
+use std::sync::Arc;
+
 use lattice_crdt::NodeId;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -113,9 +115,41 @@ pub(crate) struct WirePayload {
     /// Forwarding hops so far (0 from the origin).
     pub(crate) hops: u16,
     /// As one run of bytes, not a sequence of numbers: the same encoding, written and
-    /// read with one copy.
-    #[serde(with = "serde_bytes")]
-    pub(crate) bytes: Vec<u8>,
+    /// read with one copy. Shared: the payload held for pushing, each copy pushed, and
+    /// the one delivered are the same bytes.
+    #[serde(with = "shared_bytes")]
+    pub(crate) bytes: Arc<[u8]>,
+}
+
+/// Shared bytes on the wire: one run of bytes, as `serde_bytes` writes a `Vec<u8>`.
+mod shared_bytes {
+    use std::fmt;
+    use std::sync::Arc;
+
+    use serde::de::{Error, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &Arc<[u8]>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(bytes)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<[u8]>, D::Error> {
+        d.deserialize_bytes(Shared)
+    }
+
+    struct Shared;
+
+    impl Visitor<'_> for Shared {
+        type Value = Arc<[u8]>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a run of bytes")
+        }
+
+        fn visit_bytes<E: Error>(self, bytes: &[u8]) -> Result<Self::Value, E> {
+            Ok(bytes.into())
+        }
+    }
 }
 
 /// Payload ids on the wire: one run of bytes, 16 per id (read and written with one
@@ -291,7 +325,7 @@ mod tests {
         let payload = WirePayload {
             id: [7; 16],
             hops: 3,
-            bytes: bytes.clone(),
+            bytes: bytes.clone().into(),
         };
         let encoded = postcard::to_allocvec(&payload).unwrap();
         let mut expected = vec![16];

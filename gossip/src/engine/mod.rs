@@ -435,7 +435,7 @@ impl<A: Address> Engine<A> {
     /// No effect after [`Engine::leave`].
     pub fn broadcast(&mut self, now: Duration, id: [u8; 16], payload: Vec<u8>) {
         self.enter(now);
-        self.start_broadcast(id, payload);
+        self.start_broadcast(id, payload.into());
     }
 
     /// Whether this node is still pushing payload `id`: it broadcast or received it less

@@ -1,5 +1,7 @@
 //! What the engine hands to its driver: messages to send, events, counters.
 
+use std::sync::Arc;
+
 use lattice_crdt::NodeId;
 
 /// How a message should travel.
@@ -70,8 +72,8 @@ pub enum Event<A> {
     Payload {
         /// The dedup id the broadcaster chose.
         id: [u8; 16],
-        /// The payload.
-        bytes: Vec<u8>,
+        /// The payload (shared with the copy this node pushes on).
+        bytes: Arc<[u8]>,
         /// Transmissions it took to get here from the broadcaster (1 = directly).
         hops: u16,
     },

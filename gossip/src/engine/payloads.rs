@@ -5,6 +5,7 @@
 //! find an id by hashing, not by scanning.
 
 use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use lattice_crdt::NodeId;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -58,7 +59,8 @@ impl SeenSet {
 pub(crate) struct Hot {
     pub(crate) id: [u8; 16],
     pub(crate) hops: u16,
-    pub(crate) bytes: Vec<u8>,
+    /// Shared with the copies pushed and the one delivered.
+    pub(crate) bytes: Arc<[u8]>,
     pub(crate) rounds_left: u32,
     /// Not pushed yet: its first round sends it whole; later rounds send only its id.
     pub(crate) whole: bool,
@@ -271,7 +273,7 @@ mod tests {
         Hot {
             id: [n; 16],
             hops: 0,
-            bytes: vec![0; len],
+            bytes: vec![0; len].into(),
             rounds_left: 1,
             whole: true,
             holders: Holders::default(),

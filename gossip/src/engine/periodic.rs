@@ -1,6 +1,8 @@
 //! Rounds on timers: gossip (updates and payload pushes, reaping), anti-entropy partner
 //! choice, and rejoin attempts that retry seeds and heal partitions.
 
+use std::sync::Arc;
+
 use lattice_crdt::NodeId;
 
 use super::message::{Body, WirePayload};
@@ -133,7 +135,7 @@ impl<A: Address> Engine<A> {
     }
 
     /// Starts disseminating a payload from this node: pushed whole at once.
-    pub(super) fn start_broadcast(&mut self, id: [u8; 16], bytes: Vec<u8>) {
+    pub(super) fn start_broadcast(&mut self, id: [u8; 16], bytes: Arc<[u8]>) {
         if self.phase == Phase::Left {
             return;
         }
@@ -213,7 +215,7 @@ impl<A: Address> Engine<A> {
     }
 
     /// Queues a payload for pushing: whole in its first round, by id after.
-    fn start_pushing(&mut self, id: [u8; 16], hops: u16, bytes: Vec<u8>, sender: Option<NodeId>) {
+    fn start_pushing(&mut self, id: [u8; 16], hops: u16, bytes: Arc<[u8]>, sender: Option<NodeId>) {
         let rounds = retransmit_limit(self.config.payload_rounds_mult.get(), self.cluster_size());
         let mut hot = Hot {
             id,

@@ -187,7 +187,7 @@ mod tests {
         let copy = message::WirePayload {
             id: [0; 16],
             hops: 1,
-            bytes: vec![0],
+            bytes: vec![0].into(),
         };
         a.receive_push(id(2), 2, vec![copy], vec![[0; 16]]);
         let asked = sent(&mut a)

@@ -4,6 +4,8 @@
 //! drift) and only then merged, which cannot fail. A record whose dots this replica
 //! already has changes nothing.
 
+use std::sync::Arc;
+
 use lattice_crdt::{codec, validate_delta, Document, HlcError, OpError, VersionVector, NTP64};
 use thiserror::Error;
 
@@ -56,9 +58,17 @@ pub enum Applied {
 
 impl<S: Store> Replica<S> {
     /// Applies a log record received from a peer, at local time `now`. Durable after
-    /// the next sync.
-    pub fn apply_remote(&mut self, now: NTP64, bytes: &[u8]) -> Result<Applied, ApplyError> {
-        let record = LogRecord::decode(bytes, self.config.record_bytes_max, &self.config.limits)?;
+    /// the next sync. The log keeps `bytes` as they are: shared, if given as an
+    /// `Arc<[u8]>` (a payload from gossip), or else copied once.
+    pub fn apply_remote<B>(&mut self, now: NTP64, bytes: B) -> Result<Applied, ApplyError>
+    where
+        B: AsRef<[u8]> + Into<Arc<[u8]>>,
+    {
+        let record = LogRecord::decode(
+            bytes.as_ref(),
+            self.config.record_bytes_max,
+            &self.config.limits,
+        )?;
         let range = record.dots();
         let held = self.vv.count_in(range);
         if held == range.len() {
@@ -68,9 +78,9 @@ impl<S: Store> Replica<S> {
         // A record's dots are new here, so it joins the document kept relative to the
         // version vector; one that repeats some (no honest peer sends it) joins the
         // whole document.
-        self.merge_doc(&record.key, record.delta, bytes.len(), held > 0)?;
+        self.merge_doc(&record.key, record.delta, bytes.as_ref().len(), held > 0)?;
         self.vv.insert_range(range.origin, range.first..=range.last);
-        self.staged.push_log(range, bytes.to_vec());
+        self.staged.push_log(range, bytes.into());
         Ok(Applied::New)
     }
 

@@ -12,6 +12,7 @@
 //! rewritten it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use lattice_crdt::{codec, DocStore, Document, Dot, DotRange, VersionVector};
 
@@ -39,7 +40,7 @@ pub(super) type ToCache = (String, Document, usize);
 pub(super) struct Staged {
     docs: BTreeMap<String, StagedDoc>,
     /// Log records, with the dots each covers.
-    log: Vec<(DotRange, Vec<u8>)>,
+    log: Vec<(DotRange, Arc<[u8]>)>,
     log_deletes: Vec<Dot>,
     /// Local write batches, to hand out for sending once durable.
     records: Vec<LogRecord>,
@@ -121,13 +122,13 @@ impl Staged {
 
     /// Records a local write batch.
     pub(super) fn push_local(&mut self, record: LogRecord) {
-        self.push_log(record.dots(), record.encode());
+        self.push_log(record.dots(), record.encode().into());
         self.records.push(record);
     }
 
     /// Records a batch received from a peer under its first dot, in its original
     /// encoding (`bytes`, already checked by decoding them).
-    pub(super) fn push_log(&mut self, dots: DotRange, bytes: Vec<u8>) {
+    pub(super) fn push_log(&mut self, dots: DotRange, bytes: Arc<[u8]>) {
         self.log.push((dots, bytes));
     }
 
@@ -140,7 +141,7 @@ impl Staged {
             .filter(|(dots, _)| {
                 dots.origin == range.origin && dots.first <= range.last && dots.last >= range.first
             })
-            .map(|(dots, bytes)| (Dot::new(dots.origin, dots.first), bytes.as_slice()))
+            .map(|(dots, bytes)| (Dot::new(dots.origin, dots.first), &bytes[..]))
             .collect();
         meeting.sort_unstable_by_key(|(first, _)| *first);
         meeting

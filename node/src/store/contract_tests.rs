@@ -69,7 +69,7 @@ pub(super) fn put_docs(entries: &[(&str, &[u8])]) -> WriteBatch {
 }
 
 pub(super) fn put_log(dots: &[Dot]) -> WriteBatch {
-    let log = dots.iter().map(|d| (*d, record_of(*d)));
+    let log = dots.iter().map(|d| (*d, record_of(*d).into()));
     WriteBatch {
         log: log.collect(),
         ..WriteBatch::default()
@@ -328,8 +328,8 @@ pub(super) fn batch_is_visible_whole_and_later_changes_win(store: &mut impl Stor
             ("gone".into(), None),
         ],
         log: vec![
-            (dot(3, 1), record_of(dot(3, 1))),
-            (dot(3, 2), record_of(dot(3, 2))),
+            (dot(3, 1), record_of(dot(3, 1)).into()),
+            (dot(3, 2), record_of(dot(3, 2)).into()),
         ],
         log_deletes: vec![dot(3, 2)],
         meta: vec![
@@ -398,7 +398,7 @@ impl Model {
         let mut value = None;
         for batch in self.batches() {
             if let Some((_, record)) = batch.log.iter().rev().find(|(d, _)| *d == dot) {
-                value = Some(record.clone());
+                value = Some(record.to_vec());
             }
             if batch.log_deletes.contains(&dot) {
                 value = None;
@@ -486,7 +486,7 @@ pub(super) fn arb_batch() -> impl Strategy<Value = WriteBatch> {
     (docs, log, log_deletes, meta, receipts).prop_map(|(docs, log, log_deletes, meta, receipts)| {
         WriteBatch {
             docs,
-            log,
+            log: log.into_iter().map(|(d, b)| (d, b.into())).collect(),
             log_deletes,
             meta,
             receipts,

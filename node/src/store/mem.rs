@@ -206,12 +206,11 @@ impl RecordPool {
     }
 
     /// The shared copy of the record `bytes` under `dot`.
-    fn share(&self, dot: Dot, bytes: Vec<u8>) -> Arc<[u8]> {
+    fn share(&self, dot: Dot, record: Arc<[u8]>) -> Arc<[u8]> {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(held) = map.records.get(&dot).and_then(Weak::upgrade) {
-            return if *held == *bytes { held } else { bytes.into() };
+            return if *held == *record { held } else { record };
         }
-        let record: Arc<[u8]> = bytes.into();
         map.records.insert(dot, Arc::downgrade(&record));
         if map.records.len() >= map.purge_at {
             // Amortized: a purge at least doubles the room before the next one.
@@ -496,7 +495,7 @@ mod tests {
         // Other bytes under a dot that is pooled already: kept apart, each store reads
         // its own.
         let other = WriteBatch {
-            log: vec![(dot(1, 2), b"other".to_vec())],
+            log: vec![(dot(1, 2), b"other"[..].into())],
             ..WriteBatch::default()
         };
         b.write(other).unwrap();

@@ -99,8 +99,9 @@ impl MetaKey {
 pub struct WriteBatch {
     /// Documents to put (`Some(bytes)`) or delete (`None`), by key.
     pub docs: Vec<(String, Option<Vec<u8>>)>,
-    /// Delta-log records to put, each under the first dot of its batch.
-    pub log: Vec<(Dot, Vec<u8>)>,
+    /// Delta-log records to put, each under the first dot of its batch. Shared: a
+    /// record received is the same bytes as the payload that brought it.
+    pub log: Vec<(Dot, Arc<[u8]>)>,
     /// Delta-log records to delete.
     pub log_deletes: Vec<Dot>,
     /// Metadata to put.

@@ -277,7 +277,7 @@ impl SledStore {
                 };
             }
             for (dot, record) in &batch.log {
-                log.insert(&log_key(*dot)[..], record.as_slice())?;
+                log.insert(&log_key(*dot)[..], &record[..])?;
             }
             for dot in &batch.log_deletes {
                 log.remove(&log_key(*dot)[..])?;

@@ -255,7 +255,7 @@ const KILL_AFTER_SYNCED: u64 = 40;
 fn numbered_batch(i: u64) -> WriteBatch {
     WriteBatch {
         docs: vec![("last".into(), Some(i.to_be_bytes().to_vec()))],
-        log: vec![(dot(7, i), i.to_be_bytes().to_vec())],
+        log: vec![(dot(7, i), i.to_be_bytes()[..].into())],
         log_deletes: i
             .checked_sub(3)
             .filter(|s| *s > 0)
