@@ -66,8 +66,9 @@ pub(crate) struct Hot {
     pub(crate) whole: bool,
     /// Members known to hold it (they sent it to us, or we sent it to them).
     pub(crate) holders: Holders,
-    /// Copies and offers of it received since it was new here.
-    pub(crate) echoes: u32,
+    /// `payload_echoes_max` copies and offers of it came back: nearly every member
+    /// holds it (counted in the queue's index, see [`HotQueue::echo`]).
+    pub(crate) widespread: bool,
 }
 
 impl Hot {
@@ -97,9 +98,30 @@ impl Holders {
         self.0.iter().take_while(|slot| slot.is_some()).count()
     }
 
+    /// Whether no member can be added any more.
+    fn is_full(&self) -> bool {
+        self.0[HOLDERS_MAX - 1].is_some()
+    }
+
     fn iter(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.0.iter().map_while(|slot| *slot)
     }
+}
+
+/// Index slot bit: the payload's rounds are done.
+const DONE: u64 = 1;
+/// Index slot bit: the payload's holders are full (they only grow).
+const FULL: u64 = 1 << 1;
+/// Index slot: where the echo count starts, and its largest value (it saturates).
+const ECHOES_SHIFT: u32 = 2;
+const ECHOES_MAX: u64 = (1 << 11) - 1;
+/// Index slot: where the payload's number starts.
+const NUMBER_SHIFT: u32 = 13;
+
+/// The position in the queue of the payload whose index slot is `slot`, with `first`
+/// the number of the oldest.
+fn position(slot: u64, first: u64) -> usize {
+    ((slot >> NUMBER_SHIFT) - first) as usize
 }
 
 /// Payloads still being pushed, bounded in count and bytes; the oldest go first. A
@@ -115,11 +137,13 @@ impl Holders {
 #[derive(Clone, Debug)]
 pub(crate) struct HotQueue {
     entries: VecDeque<Hot>,
-    /// Where each payload is: its number in the order of pushing, shifted left by one,
-    /// with the low bit set once its rounds are done. Most copies and offers received,
-    /// and most of anti-entropy's questions, are about payloads whose rounds are done
-    /// here; the bit answers them without a look at the payload (a cache miss each in
-    /// a large cluster): nothing reads a finished payload's echoes or holders again.
+    /// Where each payload is, and what copies and offers of it need to know: its
+    /// number in the order of pushing (from bit [`NUMBER_SHIFT`] up), the copies and
+    /// offers of it received (its echoes, [`ECHOES_MAX`] at most), whether its holders
+    /// are full ([`FULL`]) and whether its rounds are done ([`DONE`]). A large
+    /// cluster's node receives about ten copies and offers of each payload, most once
+    /// its holders are full or its rounds done; the slot, which the look-up reads
+    /// anyway, then answers them without a look at the payload (a cache miss each).
     index: FxHashMap<[u8; 16], u64>,
     /// The number of `entries[0]`.
     first: u64,
@@ -158,7 +182,7 @@ impl HotQueue {
         }
         self.bytes += hot.bytes.len();
         let number = self.first + self.entries.len() as u64;
-        self.index.insert(hot.id, number << 1);
+        self.index.insert(hot.id, number << NUMBER_SHIFT);
         self.entries.push_back(hot);
         evicted
     }
@@ -178,7 +202,7 @@ impl HotQueue {
     /// Where payload `id` is (0 is the oldest), and whether its rounds are done.
     fn locate(&self, id: &[u8; 16]) -> Option<(usize, bool)> {
         let slot = *self.index.get(id)?;
-        Some((((slot >> 1) - self.first) as usize, slot & 1 == 1))
+        Some((position(slot, self.first), slot & DONE != 0))
     }
 
     /// The payload `id`, if it is still held, for changing.
@@ -187,11 +211,30 @@ impl HotQueue {
         self.entries.get_mut(index)
     }
 
-    /// Whether payload `id` is held (`None` if not) and, unless its rounds are done,
-    /// the payload: a copy or an offer of a finished payload changes nothing.
-    pub(crate) fn get_unless_done(&mut self, id: &[u8; 16]) -> Option<Option<&mut Hot>> {
-        let (index, done) = self.locate(id)?;
-        Some(self.entries.get_mut(index).filter(|_| !done))
+    /// A copy or an offer of payload `id` came from `sender`: `None` if the payload is
+    /// not held. Unless its rounds are done, it counts as an echo, the payload is
+    /// marked widespread at the `echoes_max`-th, and `sender` is noted as a holder
+    /// while there is room.
+    pub(crate) fn echo(&mut self, id: &[u8; 16], sender: NodeId, echoes_max: u32) -> Option<()> {
+        let slot = self.index.get_mut(id)?;
+        if *slot & DONE != 0 {
+            return Some(());
+        }
+        let echoes = ((*slot >> ECHOES_SHIFT) & ECHOES_MAX)
+            .saturating_add(1)
+            .min(ECHOES_MAX);
+        *slot = (*slot & !(ECHOES_MAX << ECHOES_SHIFT)) | (echoes << ECHOES_SHIFT);
+        let reached = echoes == u64::from(echoes_max);
+        if *slot & FULL != 0 && !reached {
+            return Some(());
+        }
+        let hot = &mut self.entries[position(*slot, self.first)];
+        hot.add_holder(sender);
+        if hot.holders.is_full() {
+            *slot |= FULL;
+        }
+        hot.widespread |= reached;
+        Some(())
     }
 
     /// The payload `id` if it is held and its rounds may not be done.
@@ -205,7 +248,7 @@ impl HotQueue {
         let hot = &mut self.entries[index];
         hot.rounds_left = 0;
         if let Some(slot) = self.index.get_mut(&hot.id) {
-            *slot |= 1;
+            *slot |= DONE;
         }
     }
 
@@ -277,7 +320,7 @@ mod tests {
             rounds_left: 1,
             whole: true,
             holders: Holders::default(),
-            echoes: 0,
+            widespread: false,
         }
     }
 
@@ -375,15 +418,39 @@ mod tests {
             q.push(hot(n, 10));
         }
         q.finish(0);
+        let sender = NodeId::new(9).unwrap();
         assert_eq!(q.at_mut(0).rounds_left, 0);
-        assert!(matches!(q.get_unless_done(&[1; 16]), Some(None)));
+        assert_eq!(q.echo(&[1; 16], sender, 1), Some(()));
+        assert!(
+            !q.at_mut(0).widespread && q.at_mut(0).holders.len() == 0,
+            "not counted"
+        );
         assert!(q.get_if_pushing(&[1; 16]).is_none());
         assert!(q.get_mut(&[1; 16]).is_some(), "it can still be asked for");
-        assert!(matches!(q.get_unless_done(&[2; 16]), Some(Some(h)) if h.id == [2; 16]));
         assert!(q.get_if_pushing(&[2; 16]).is_some());
-        assert!(q.get_unless_done(&[3; 16]).is_none());
+        assert_eq!(q.echo(&[3; 16], sender, 1), None);
         q.retire_finished();
-        assert!(q.get_unless_done(&[1; 16]).is_none(), "retired");
+        assert_eq!(q.echo(&[1; 16], sender, 1), None, "retired");
+    }
+
+    #[test]
+    fn echoes_are_counted_in_the_index() {
+        let id = |n: u64| NodeId::new(n).unwrap();
+        let mut q = HotQueue::new(8, 1000);
+        q.push(hot(1, 10));
+        for m in 1..=HOLDERS_MAX as u64 + 2 {
+            assert_eq!(q.echo(&[1; 16], id(m), 12), Some(()));
+            assert!(!q.at_mut(0).widespread, "{m} echoes of 12");
+        }
+        assert_eq!(
+            q.at_mut(0).holders.len(),
+            HOLDERS_MAX,
+            "holders noted while room"
+        );
+        assert_eq!(q.echo(&[1; 16], id(1), 12), Some(()));
+        assert!(!q.at_mut(0).widespread);
+        assert_eq!(q.echo(&[1; 16], id(2), 12), Some(()));
+        assert!(q.at_mut(0).widespread, "the 12th echo");
     }
 
     #[test]

@@ -160,14 +160,11 @@ impl<A: Address> Engine<A> {
         payloads: Vec<WirePayload>,
         have: Vec<[u8; 16]>,
     ) {
+        let echoes_max = self.config.payload_echoes_max.get();
         for payload in payloads {
             // Most copies are of payloads still held here: one look finds them.
-            if let Some(held) = self.hot.get_unless_done(&payload.id) {
+            if self.hot.echo(&payload.id, sender, echoes_max).is_some() {
                 self.stats.payload_duplicates += 1;
-                if let Some(hot) = held {
-                    hot.echoes = hot.echoes.saturating_add(1);
-                    hot.add_holder(sender);
-                }
                 continue;
             }
             if !self.seen.insert(payload.id) {
@@ -187,12 +184,7 @@ impl<A: Address> Engine<A> {
         }
         let mut want = Vec::new();
         for id in have {
-            if let Some(held) = self.hot.get_unless_done(&id) {
-                if let Some(hot) = held {
-                    hot.echoes = hot.echoes.saturating_add(1);
-                    hot.add_holder(sender);
-                }
-            } else if !self.seen.contains(&id) {
+            if self.hot.echo(&id, sender, echoes_max).is_none() && !self.seen.contains(&id) {
                 want.push(id);
             }
         }
@@ -224,7 +216,7 @@ impl<A: Address> Engine<A> {
             rounds_left: rounds,
             whole: true,
             holders: Default::default(),
-            echoes: 0,
+            widespread: false,
         };
         if let Some(sender) = sender {
             hot.add_holder(sender);
@@ -241,13 +233,12 @@ impl<A: Address> Engine<A> {
     /// payloads are in flight. With no live member at all (alone, or cut off), the round
     /// is not spent: the payloads wait, within the queue's bounds, for members to appear.
     pub(super) fn push_payloads(&mut self, only_new: bool) {
-        let echoes_max = self.config.payload_echoes_max.get();
         let pushed: Vec<usize> = self
             .hot
             .maybe_pushing()
             .filter(|&i| {
                 let hot = self.hot.at_mut(i);
-                let (live, widespread) = (hot.rounds_left > 0, hot.echoes >= echoes_max);
+                let (live, widespread) = (hot.rounds_left > 0, hot.widespread);
                 let pushes = live && !widespread && (hot.whole || !only_new);
                 if live && widespread {
                     self.hot.finish(i); // done, though still asked for
