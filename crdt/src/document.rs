@@ -130,18 +130,18 @@ pub type Document = Causal<DocStore>;
 impl Document {
     /// The field called `name`, if it holds anything.
     pub fn field(&self, name: &str) -> Option<&Field> {
-        self.store.0.get(name)
+        self.store.get(name)
     }
 
     /// The live fields, by name.
     pub fn fields(&self) -> impl Iterator<Item = (&str, &Field)> + '_ {
-        self.store.0.iter().map(|(k, v)| (k.as_str(), v))
+        self.store.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// Every HLC timestamp in the document: what a replica checks against its clock's
     /// drift bound and then observes when a delta arrives.
     pub fn timestamps(&self) -> impl Iterator<Item = &Timestamp> + '_ {
-        self.store.0.values().flat_map(|f| f.register.timestamps())
+        self.store.iter().flat_map(|(_, f)| f.register.timestamps())
     }
 
     /// The JSON view: an object of field name → value, fields in byte order of their
@@ -150,7 +150,6 @@ impl Document {
     pub fn to_json(&self) -> Value {
         let fields: Map<String, Value> = self
             .store
-            .0
             .iter()
             .map(|(name, field)| (name.clone(), field.to_json()))
             .collect();
@@ -170,7 +169,7 @@ impl Document {
         if !delta.store.is_bottom() {
             let mut field = Field::default();
             place(&mut field, delta.store);
-            store.0.insert(name.to_owned(), field);
+            store.insert(name.to_owned(), field);
         }
         Causal {
             store,

@@ -9,10 +9,11 @@
 //! delta is itself a small `Causal` value, so merging a delta and merging a full state
 //! are the same [`Causal::join`].
 
-use std::collections::BTreeMap;
+use std::borrow::Borrow;
 use std::fmt;
+use std::marker::PhantomData;
 
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 
@@ -351,16 +352,55 @@ impl<V: Clone + Ord + fmt::Debug> DotStore for DotFun<V> {
 
 /// A map from keys to nested dot stores that all share one causal context. A key is
 /// present while its store holds a dot.
-#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
-#[serde(bound(
-    serialize = "K: Serialize + Ord, S: Serialize",
-    deserialize = "K: Deserialize<'de> + Ord, S: Deserialize<'de>"
-))]
-pub struct DotMap<K, S>(pub(crate) BTreeMap<K, S>);
+///
+/// Kept as a list sorted by key: a document has few fields and a delta mostly one, so
+/// decoding a record allocates room for one field where a B-tree allocated a node of
+/// eleven, about 2 KiB. (Inline room for one would make every document that much
+/// larger to move.) On the wire it
+/// is a map, as a B-tree map was, and decodes as one: keys in any order, the last of
+/// equal keys kept.
+#[derive(Clone, PartialEq, Debug)]
+pub struct DotMap<K, S>(pub(crate) Vec<(K, S)>);
 
 impl<K, S> Default for DotMap<K, S> {
     fn default() -> Self {
-        DotMap(BTreeMap::new())
+        DotMap(Vec::new())
+    }
+}
+
+impl<K: Ord, S> DotMap<K, S> {
+    /// Where `key` is, or where it would go.
+    fn search<Q: Ord + ?Sized>(&self, key: &Q) -> Result<usize, usize>
+    where
+        K: Borrow<Q>,
+    {
+        self.0.binary_search_by(|(k, _)| k.borrow().cmp(key))
+    }
+
+    /// The store under `key`.
+    pub(crate) fn get<Q: Ord + ?Sized>(&self, key: &Q) -> Option<&S>
+    where
+        K: Borrow<Q>,
+    {
+        self.search(key).ok().map(|i| &self.0[i].1)
+    }
+
+    /// Puts `store` under `key`, replacing what was there.
+    pub(crate) fn insert(&mut self, key: K, store: S) {
+        match self.search(&key) {
+            Ok(i) => self.0[i].1 = store,
+            Err(i) => self.0.insert(i, (key, store)),
+        }
+    }
+
+    /// The entries, by key.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &S)> + '_ {
+        self.0.iter().map(|(k, s)| (k, s))
+    }
+
+    /// How many keys are present.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
     }
 }
 
@@ -371,24 +411,77 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
 
     fn join(&mut self, ctx: &VersionVector, other: Self, other_ctx: &VersionVector) {
         for (key, mine) in self.0.iter_mut() {
-            if !other.0.contains_key(key) {
+            if other.search(key).is_err() {
                 mine.join(ctx, S::default(), other_ctx);
             }
         }
         for (key, theirs) in other.0 {
-            let mine = self.0.entry(key).or_default();
-            mine.join(ctx, theirs, other_ctx);
+            let i = match self.search(&key) {
+                Ok(i) => i,
+                Err(i) => {
+                    self.0.insert(i, (key, S::default()));
+                    i
+                }
+            };
+            self.0[i].1.join(ctx, theirs, other_ctx);
         }
-        self.0.retain(|_, store| !store.is_bottom());
+        self.0.retain(|(_, store)| !store.is_bottom());
     }
 
     fn for_each_dot(&self, f: &mut dyn FnMut(Dot)) {
-        self.0.values().for_each(|s| s.for_each_dot(f));
+        self.0.iter().for_each(|(_, s)| s.for_each_dot(f));
+    }
+}
+
+impl<K: Serialize, S: Serialize> Serialize for DotMap<K, S> {
+    fn serialize<Z: serde::Serializer>(&self, s: Z) -> Result<Z::Ok, Z::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl<'de, K: Deserialize<'de> + Ord, S: Deserialize<'de>> Deserialize<'de> for DotMap<K, S> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entries<K, S>(PhantomData<(K, S)>);
+
+        impl<'de, K: Deserialize<'de> + Ord, S: Deserialize<'de>> Visitor<'de> for Entries<K, S> {
+            type Value = DotMap<K, S>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries: Vec<(K, S)> = Vec::new();
+                let mut sorted = true;
+                while let Some((key, store)) = map.next_entry::<K, S>()? {
+                    sorted &= entries.last().is_none_or(|(last, _)| *last < key);
+                    entries.push((key, store));
+                }
+                if sorted {
+                    return Ok(DotMap(entries));
+                }
+                // Not in canonical order (no lattice node writes it so): sort, stably,
+                // and keep the last of equal keys, as a map's inserts would.
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                let mut unique: Vec<(K, S)> = Vec::with_capacity(entries.len());
+                for entry in entries {
+                    match unique.last_mut() {
+                        Some(last) if last.0 == entry.0 => *last = entry,
+                        _ => unique.push(entry),
+                    }
+                }
+                Ok(DotMap(unique))
+            }
+        }
+
+        d.deserialize_map(Entries(PhantomData))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::{Json, JsonLimits, OrSet};
 
@@ -428,6 +521,37 @@ mod tests {
         assert!(relative.is_bottom(), "the add stays removed");
         relative.extend_context(&base);
         assert_eq!(relative, whole);
+    }
+
+    /// A dot map is a map on the wire, byte for byte as a B-tree map was, and a map
+    /// from a peer decodes whatever its order: sorted, the last of equal keys kept.
+    #[test]
+    fn a_dot_map_is_a_map_on_the_wire_in_any_order() {
+        let set = |seq: u64| DotSet::single(dot(1, seq));
+        let mut map: DotMap<String, DotSet> = DotMap::default();
+        map.insert("b".to_owned(), set(2));
+        map.insert("a".to_owned(), set(1));
+        let btree: BTreeMap<String, DotSet> = [("a", set(1)), ("b", set(2))]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        let bytes = crate::codec::encode(&map);
+        assert_eq!(bytes, crate::codec::encode(&btree));
+        assert_eq!(
+            crate::codec::decode::<DotMap<String, DotSet>>(&bytes, 1 << 10).unwrap(),
+            map
+        );
+
+        // Postcard writes a list of pairs as it writes a map: the same bytes a peer's
+        // unsorted map with a repeated key would be.
+        let unsorted = vec![("b", set(2)), ("a", set(1)), ("b", set(3))];
+        let decoded: DotMap<String, DotSet> =
+            crate::codec::decode(&crate::codec::encode(&unsorted), 1 << 10).unwrap();
+        let keys: Vec<(&String, &DotSet)> = decoded.iter().collect();
+        assert_eq!(
+            keys,
+            vec![(&"a".to_owned(), &set(1)), (&"b".to_owned(), &set(3))]
+        );
     }
 
     #[test]

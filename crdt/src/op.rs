@@ -311,7 +311,7 @@ impl Document {
                 .or_insert_with(|| Pending::of(current, node));
             entry.step(op, name, limits)?;
         }
-        let mut count = if cleared { 0 } else { self.store.0.len() };
+        let mut count = if cleared { 0 } else { self.store.len() };
         for (name, p) in &pending {
             let existed = !cleared && self.field(name).is_some_and(|f| f.kind().is_some());
             match (existed, p.kind.is_some()) {
@@ -407,9 +407,9 @@ impl Document {
 /// field names, values, field and element counts. Its HLC timestamps
 /// ([`Document::timestamps`]) are for the replica to check against its clock.
 pub fn validate_delta(delta: &Document, limits: &DocLimits) -> Result<(), OpError> {
-    if delta.store.0.len() > limits.fields_max {
+    if delta.store.len() > limits.fields_max {
         return Err(OpError::TooManyFields {
-            count: delta.store.0.len(),
+            count: delta.store.len(),
             max: limits.fields_max,
         });
     }
