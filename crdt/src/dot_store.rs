@@ -356,9 +356,8 @@ impl<V: Clone + Ord + fmt::Debug> DotStore for DotFun<V> {
 /// Kept as a list sorted by key: a document has few fields and a delta mostly one, so
 /// decoding a record allocates room for one field where a B-tree allocated a node of
 /// eleven, about 2 KiB. (Inline room for one would make every document that much
-/// larger to move.) On the wire it
-/// is a map, as a B-tree map was, and decodes as one: keys in any order, the last of
-/// equal keys kept.
+/// larger to move.) On the wire it is a map, as a B-tree map was, and decodes as one:
+/// keys in any order, the last of equal keys kept.
 #[derive(Clone, PartialEq, Debug)]
 pub struct DotMap<K, S>(pub(crate) Vec<(K, S)>);
 
@@ -461,16 +460,17 @@ impl<'de, K: Deserialize<'de> + Ord, S: Deserialize<'de>> Deserialize<'de> for D
                     return Ok(DotMap(entries));
                 }
                 // Not in canonical order (no lattice node writes it so): sort, stably,
-                // and keep the last of equal keys, as a map's inserts would.
+                // and keep the last of equal keys, as a map's inserts would (`dedup_by`
+                // drops the later of two, so the later's store moves into the earlier).
                 entries.sort_by(|a, b| a.0.cmp(&b.0));
-                let mut unique: Vec<(K, S)> = Vec::with_capacity(entries.len());
-                for entry in entries {
-                    match unique.last_mut() {
-                        Some(last) if last.0 == entry.0 => *last = entry,
-                        _ => unique.push(entry),
+                entries.dedup_by(|later, earlier| {
+                    let equal = later.0 == earlier.0;
+                    if equal {
+                        std::mem::swap(&mut later.1, &mut earlier.1);
                     }
-                }
-                Ok(DotMap(unique))
+                    equal
+                });
+                Ok(DotMap(entries))
             }
         }
 
