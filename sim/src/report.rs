@@ -71,6 +71,17 @@ pub struct RunReport {
     /// Records dissemination brought to a node that already had them: anti-entropy got
     /// there first, or the node had them before a restart (its seen-set starts empty).
     pub late_deltas: u64,
+    /// Whole copies of payloads (records) sent, pushed or pulled, per payload a node
+    /// took in as new: 1 would be a perfect tree; the rest are copies a node already
+    /// had.
+    pub whole_copies_per_delivery: f64,
+    /// Payload ids offered (a payload's rounds after its first) per payload a node took
+    /// in as new.
+    pub offers_per_delivery: f64,
+    /// Membership updates piggybacked on each message received: news of every member
+    /// that joined, was suspected, died or refuted, each sent
+    /// `retransmit_mult × ⌈log10(n + 1)⌉` times by every node.
+    pub updates_per_message: f64,
     /// Checkers that ran and passed.
     pub checks: Vec<&'static str>,
     /// Membership transitions and faults over simulated time, for plots (not part of
@@ -206,6 +217,13 @@ impl fmt::Display for Summary {
             "traffic:      {:.1} messages, {:.0} bytes per node per second",
             self.mean(|r| r.messages_per_node_per_sec),
             self.mean(|r| r.bytes_per_node_per_sec)
+        )?;
+        writeln!(
+            f,
+            "gossip:       {:.1} whole copies sent and {:.1} ids offered per record taken in; {:.1} membership updates on each message",
+            self.mean(|r| r.whole_copies_per_delivery),
+            self.mean(|r| r.offers_per_delivery),
+            self.mean(|r| r.updates_per_message)
         )?;
         writeln!(
             f,

@@ -1,9 +1,10 @@
 //! The checkers catch what they claim to: a fabricated acknowledged write that no node
-//! ever made is reported lost, with the command that reproduces the run.
+//! ever made is reported lost, with the command that reproduces the run. And the
+//! report's figures count what they say.
 
 use std::time::Duration;
 
-use lattice_sim::{Options, Simulation};
+use lattice_sim::{Faults, Options, Simulation};
 
 #[test]
 fn a_fabricated_lost_write_is_reported_with_its_reproduce_command() {
@@ -54,4 +55,39 @@ fn a_batch_of_seeds_reports_figures_as_text_and_json() {
         text.contains("convergence:") && text.contains("3 passed, 0 failed"),
         "{text}"
     );
+}
+
+/// The gossip figures follow the protocol. Without faults every record a node takes in
+/// by dissemination came as a whole copy that some node sent, so at least one was sent
+/// per record taken in, and after its first round a record is offered by id; the news
+/// of the nodes joining rides on messages. Without a workload nothing is taken in or
+/// offered, and the ratios say 0 rather than dividing by it.
+#[test]
+fn the_gossip_figures_count_copies_offers_and_piggybacked_news() {
+    let options = Options {
+        nodes: 20,
+        seed: 5,
+        duration: Duration::from_secs(10),
+        faults: Faults::default(),
+        ..Options::default()
+    };
+    let report = Simulation::new(options.clone()).run().expect("passes");
+    assert!(
+        report.whole_copies_per_delivery >= 1.0,
+        "{} whole copies per record taken in",
+        report.whole_copies_per_delivery
+    );
+    assert!(report.offers_per_delivery > 0.0, "{report:?}");
+    assert!(report.updates_per_message > 0.0, "{report:?}");
+    let quiet = Simulation::new(Options {
+        sessions: Some(0),
+        ..options
+    })
+    .run()
+    .expect("passes");
+    assert_eq!(
+        (quiet.whole_copies_per_delivery, quiet.offers_per_delivery),
+        (0.0, 0.0)
+    );
+    assert!(quiet.updates_per_message > 0.0, "{quiet:?}");
 }

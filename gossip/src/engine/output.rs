@@ -96,6 +96,9 @@ pub struct Stats {
     pub messages_received: u64,
     /// Bytes received (valid or not).
     pub bytes_received: u64,
+    /// Membership updates piggybacked on the messages received and checked (news or
+    /// not: each is compared with the member table).
+    pub updates_received: u64,
     /// Messages refused by `handle_message`.
     pub malformed_dropped: u64,
     /// Messages not queued because the transmit queue was full.

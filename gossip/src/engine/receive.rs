@@ -74,6 +74,7 @@ impl<A: Address> Engine<A> {
         }
         self.observe_sender(sender, sender_addr, incarnation);
         self.doubted = false;
+        self.stats.updates_received += updates.len() as u64;
         for update in updates {
             self.apply_update(update);
         }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use lattice_gossip::engine::MemberState;
+use lattice_gossip::engine::{MemberState, Stats as GossipStats};
 
 use lattice_node::NodeStats;
 
@@ -151,8 +151,16 @@ impl Simulation {
         let stat = |field: fn(&NodeStats) -> u64| -> u64 {
             let running = self.nodes.iter().filter_map(|x| x.core.as_ref());
             let crashed = self.nodes.iter().flat_map(|x| &x.crashed_stats);
-            running.map(|c| field(&c.stats())).sum::<u64>() + crashed.map(field).sum::<u64>()
+            running.map(|c| field(&c.stats())).sum::<u64>()
+                + crashed.map(|(s, _)| field(s)).sum::<u64>()
         };
+        let gossip = |field: fn(&GossipStats) -> u64| -> u64 {
+            let running = self.nodes.iter().filter_map(|x| x.core.as_ref());
+            let crashed = self.nodes.iter().flat_map(|x| &x.crashed_stats);
+            running.map(|c| field(&c.gossip_stats())).sum::<u64>()
+                + crashed.map(|(_, g)| field(g)).sum::<u64>()
+        };
+        let delivered = gossip(|g| g.payloads_delivered).max(1) as f64;
         let repairs = stat(|s| s.repairs);
         let late_deltas = stat(|s| s.deltas_duplicate);
         RunReport {
@@ -182,6 +190,11 @@ impl Simulation {
             syncs_per_node_per_sec: stat(|s| s.syncs) as f64 / n / secs,
             repairs,
             late_deltas,
+            whole_copies_per_delivery: gossip(|g| g.payloads_sent + g.payloads_pulled) as f64
+                / delivered,
+            offers_per_delivery: gossip(|g| g.payload_ids_offered) as f64 / delivered,
+            updates_per_message: gossip(|g| g.updates_received) as f64
+                / gossip(|g| g.messages_received).max(1) as f64,
             checks: vec![
                 "convergence",
                 "membership converged",

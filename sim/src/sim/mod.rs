@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use lattice_crdt::Timestamp;
+use lattice_gossip::engine::Stats as GossipStats;
 use lattice_node::store::{MemStore, RecordPool};
 use lattice_node::{NodeConfig, NodeCore, NodeStats};
 use thiserror::Error;
@@ -101,8 +102,8 @@ struct SimNode {
     /// Raised at every crash.
     epoch: u64,
     pending: Vec<Pending>,
-    /// The counters of its cores that crashed.
-    crashed_stats: Vec<NodeStats>,
+    /// The counters of its cores that crashed (node and gossip).
+    crashed_stats: Vec<(NodeStats, GossipStats)>,
     /// The last acknowledged write's HLC timestamp (kept across restarts).
     last_timestamp: Option<Timestamp>,
     /// When it last started, restarted, paused or resumed.

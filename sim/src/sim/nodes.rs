@@ -61,7 +61,7 @@ impl Simulation {
     fn crash(&mut self, i: usize) -> Option<()> {
         let node = &mut self.nodes[i];
         let core = node.core.take()?;
-        node.crashed_stats.push(core.stats());
+        node.crashed_stats.push((core.stats(), core.gossip_stats()));
         let mut store = core.into_replica().into_store();
         store.crash();
         node.store = Some(store);
