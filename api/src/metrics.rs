@@ -162,6 +162,11 @@ async fn render_node(state: &ApiState, out: &mut String) {
                 node.frames_refused,
             ),
             (
+                "lattice_records_refused_total",
+                "Records brought by dissemination that the replica refused (malformed, too large, stamped too far ahead).",
+                node.records_refused,
+            ),
+            (
                 "lattice_gossip_messages_sent_total",
                 "Gossip messages sent.",
                 gossip.messages_sent,

@@ -132,9 +132,11 @@ pub enum FrameError {
 pub enum NodeEvent<A> {
     /// Membership changed.
     Membership(Event<A>),
-    /// A payload or anti-entropy frame from a peer was refused.
+    /// A record that dissemination brought from a peer was refused; nothing changed.
+    /// (A refused frame is the caller's error from the call that handed it over.) At
+    /// most [`EVENTS_MAX`] events wait; refusals beyond that are only counted.
     Refused {
-        /// The peer.
+        /// The peer that handed the record over (not necessarily its origin).
         from: A,
         /// Why.
         reason: String,
@@ -156,6 +158,9 @@ pub struct NodeStats {
     pub exchanges: u64,
     /// Frames dropped as malformed or refused.
     pub frames_refused: u64,
+    /// Records brought by dissemination that the replica refused (each also a
+    /// [`NodeEvent::Refused`]).
+    pub records_refused: u64,
     /// Log records pruned.
     pub records_pruned: u64,
     /// Syncs that made staged changes durable (group commits).
@@ -221,6 +226,11 @@ const PULL_INTERVAL: Duration = Duration::from_millis(100);
 /// How often the core sweeps expired write receipts, and how many it looks at each time.
 const RECEIPT_SWEEP_PERIOD: Duration = Duration::from_secs(1);
 const RECEIPT_SWEEP_LEN: usize = 256;
+
+/// Most events that may be waiting in [`NodeCore::poll_event`] for a refusal to be
+/// queued too: a peer sending refused records in bulk costs a counter each beyond it,
+/// not memory.
+pub const EVENTS_MAX: usize = 4096;
 
 impl<S: Store, A: Address> NodeCore<S, A> {
     /// A node over `replica`, reachable at `addr`, with a seeded engine.
@@ -649,7 +659,7 @@ impl<S: Store, A: Address> NodeCore<S, A> {
     fn drain_gossip(&mut self, now: Duration, wall: NTP64) {
         while let Some(event) = self.gossip.poll_event() {
             match event {
-                Event::Payload { bytes, .. } => self.apply_payload(now, wall, bytes),
+                Event::Payload { bytes, from, .. } => self.apply_payload(now, wall, from.1, bytes),
                 Event::AntiEntropy { peer } => {
                     self.stats.exchanges += 1;
                     let digest = self.replica.digest();
@@ -660,7 +670,10 @@ impl<S: Store, A: Address> NodeCore<S, A> {
         }
     }
 
-    fn apply_payload(&mut self, now: Duration, wall: NTP64, bytes: Arc<[u8]>) {
+    /// Applies a record that dissemination brought from `from`; one the replica refuses
+    /// (malformed, too large, stamped too far ahead of this node's clock) is counted and
+    /// reported as [`NodeEvent::Refused`], and changes nothing.
+    fn apply_payload(&mut self, now: Duration, wall: NTP64, from: A, bytes: Arc<[u8]>) {
         let len = bytes.len();
         match self.replica.apply_remote(wall, bytes) {
             Ok(crate::replica::Applied::New) => {
@@ -669,8 +682,11 @@ impl<S: Store, A: Address> NodeCore<S, A> {
             }
             Ok(crate::replica::Applied::Duplicate) => self.stats.deltas_duplicate += 1,
             Err(e) => {
-                self.stats.frames_refused += 1;
-                let _ = e;
+                self.stats.records_refused += 1;
+                if self.events.len() < EVENTS_MAX {
+                    let reason = e.to_string();
+                    self.events.push_back(NodeEvent::Refused { from, reason });
+                }
             }
         }
     }

@@ -30,7 +30,7 @@ mod token;
 
 pub use core::{
     Channel, CommitConfig, FrameError, NodeConfig, NodeCore, NodeEvent, NodeStats, PruneConfig,
-    Readiness,
+    Readiness, EVENTS_MAX,
 };
 pub use key::{validate_key, KeyError, KEY_BYTES_MAX};
 pub use log::{LogRecord, RecordError};

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::node;
-use lattice_crdt::{Op, NTP64};
+use lattice_crdt::{Json, JsonLimits, Op, NTP64};
 use lattice_gossip::engine::{Rng, Transmit};
 use lattice_node::store::{MemStore, Store};
-use lattice_node::{CommitConfig, NodeConfig, NodeCore, Replica, ReplicaConfig};
+use lattice_node::{CommitConfig, NodeConfig, NodeCore, NodeEvent, Replica, ReplicaConfig};
 
 /// A frame in flight.
 struct Flight {
@@ -371,5 +371,52 @@ fn the_log_is_pruned_below_what_every_live_member_holds_and_a_returning_node_cat
         net.write(3, "doc-0", 1);
         net.run(Duration::from_secs(30));
         check(seed, net.converged());
+    }
+}
+
+/// A register write stamped beyond the maximum drift ahead of the receivers' clocks
+/// (its writer's clock jumped an hour ahead) is refused by each of them: counted,
+/// reported as an event that names the peer that handed it over and why, and not
+/// applied. The writer keeps it. (A counter's increment carries no timestamp, and no
+/// clock can make it refused.)
+#[test]
+fn a_record_stamped_too_far_ahead_is_refused_and_reported() {
+    let mut net = Net::new(3, 11, 0);
+    net.run(Duration::from_secs(5));
+    let ahead = NTP64::from(Duration::from_secs(1_700_000_000 + 3600) + net.now);
+    let value = Json::from_value(&serde_json::json!(5), &JsonLimits::default()).unwrap();
+    let ops = [Op::Set {
+        field: "r".into(),
+        value,
+    }];
+    let now = net.now;
+    let writer = net.nodes[0].as_mut().expect("running");
+    writer.write(ahead, "skewed", &ops, None).unwrap();
+    writer.sync(now).unwrap();
+    net.flush(0);
+    net.run(Duration::from_secs(10));
+    let read = |core: &NodeCore<MemStore, usize>| {
+        let view = core.read("skewed", None).unwrap().view;
+        view.map_or(0, |v| v["r"].as_i64().unwrap())
+    };
+    assert_eq!(read(net.nodes[0].as_ref().unwrap()), 5);
+    for i in 1..3 {
+        let core = net.nodes[i].as_mut().expect("running");
+        assert_eq!(read(core), 0, "node {i} applied a record an hour ahead");
+        let refused = core.stats().records_refused;
+        let events: Vec<NodeEvent<usize>> = std::iter::from_fn(|| core.poll_event()).collect();
+        let reports: Vec<(usize, String)> = events
+            .into_iter()
+            .filter_map(|e| match e {
+                NodeEvent::Refused { from, reason } => Some((from, reason)),
+                _ => None,
+            })
+            .collect();
+        assert!(refused >= 1, "node {i}: {:?}", core.stats());
+        assert_eq!(reports.len() as u64, refused, "node {i}: one report each");
+        for (from, reason) in &reports {
+            assert!(*from != i && *from < 3, "node {i}: refused from {from}");
+            assert!(reason.contains("ahead of the local clock"), "{reason}");
+        }
     }
 }

@@ -71,6 +71,14 @@ pub struct RunReport {
     /// Records dissemination brought to a node that already had them: anti-entropy got
     /// there first, or the node had them before a restart (its seen-set starts empty).
     pub late_deltas: u64,
+    /// Frames a node refused (malformed, or an anti-entropy message it would not take).
+    pub frames_refused: u64,
+    /// Records brought by dissemination that a replica refused (malformed, too large,
+    /// or stamped too far ahead of the receiver's clock: a clock jump beyond the maximum
+    /// drift).
+    pub records_refused: u64,
+    /// What the first refusal was: which node refused what from whom, and why.
+    pub first_refusal: Option<String>,
     /// Whole copies of payloads (records) sent, pushed or pulled, per payload a node
     /// took in as new: 1 would be a perfect tree; the rest are copies a node already
     /// had.
@@ -244,6 +252,16 @@ impl fmt::Display for Summary {
             self.total(|r| r.repairs),
             self.total(|r| r.late_deltas)
         )?;
+        write!(
+            f,
+            "refused:      {} frames and {} records from peers",
+            self.total(|r| r.frames_refused),
+            self.total(|r| r.records_refused)
+        )?;
+        match self.runs.iter().find_map(|r| r.first_refusal.as_deref()) {
+            Some(first) => writeln!(f, "; the first: {first}")?,
+            None => writeln!(f)?,
+        }
         if let Some(run) = self.runs.first() {
             writeln!(f, "checks:       {} passed", run.checks.join(", "))?;
         }

@@ -76,6 +76,9 @@ pub enum Event<A> {
         bytes: Arc<[u8]>,
         /// Transmissions it took to get here from the broadcaster (1 = directly).
         hops: u16,
+        /// The member that handed it over (its broadcaster only when `hops` is 1), and
+        /// its address: the one to name should the payload be refused.
+        from: (NodeId, A),
     },
     /// Time for anti-entropy with this live member.
     AntiEntropy {

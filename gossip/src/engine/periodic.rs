@@ -177,6 +177,7 @@ impl<A: Address> Engine<A> {
                 id: payload.id,
                 bytes: payload.bytes.clone(),
                 hops,
+                from: (sender, from.clone()),
             });
             if self.phase != Phase::Left {
                 self.start_pushing(payload.id, hops, payload.bytes, Some(sender));

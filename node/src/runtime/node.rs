@@ -28,7 +28,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::reads::ReadGate;
 use super::{wall_clock, CallError, QUEUE_LEN_DEFAULT};
-use crate::core::{NodeCore, NodeStats, Readiness};
+use crate::core::{NodeCore, NodeEvent, NodeStats, Readiness};
 use crate::replica::{Changes, Read, Retry, Synced, Written};
 use crate::store::{Store, StoreError};
 use crate::token::SessionToken;
@@ -409,6 +409,44 @@ struct Driver {
     changes: broadcast::Sender<Change>,
     /// Told around every sync, when reads bypass the thread.
     gate: Option<Arc<ReadGate>>,
+    refusals: RefusalLog,
+}
+
+/// How often at most a refusal of what a peer sent is logged.
+const REFUSAL_LOG_PERIOD: Duration = Duration::from_secs(10);
+
+/// Logs frames and records from peers that were refused: at most one line per
+/// [`REFUSAL_LOG_PERIOD`], which says how many were refused since the last, so a peer
+/// that sends refused data in bulk (its clock far ahead, say) shows in the log without
+/// flooding it. Every refusal is also counted (`/metrics`).
+#[derive(Default)]
+struct RefusalLog {
+    /// When the last line was logged, since the node thread's epoch.
+    logged_at: Option<Duration>,
+    since: u64,
+}
+
+impl RefusalLog {
+    /// Notes a refusal at `now` (since the epoch), logging it unless a line went out less
+    /// than a period ago.
+    fn note(
+        &mut self,
+        now: Duration,
+        peer: SocketAddr,
+        what: &str,
+        reason: &dyn std::fmt::Display,
+    ) {
+        self.since += 1;
+        if self
+            .logged_at
+            .is_some_and(|at| now < at + REFUSAL_LOG_PERIOD)
+        {
+            return;
+        }
+        tracing::warn!(%peer, refused = self.since, "refused {what} from a peer: {reason}");
+        self.logged_at = Some(now);
+        self.since = 0;
+    }
 }
 
 impl Driver {
@@ -441,6 +479,7 @@ fn run<S: Store>(
         sessions: Vec::new(),
         changes,
         gate,
+        refusals: RefusalLog::default(),
     };
     loop {
         let wait = [core.poll_timeout(), core.sync_due()]
@@ -489,7 +528,12 @@ fn run<S: Store>(
         while let Some(t) = core.poll_transmit() {
             let _ = out.try_send((t.to, t.bytes, t.kind)); // a full outbox sheds; protocols retry
         }
-        while core.poll_event().is_some() {} // membership is read through `members`
+        // Membership is read through `members`; refusals are logged.
+        while let Some(event) = core.poll_event() {
+            if let NodeEvent::Refused { from, reason } = event {
+                driver.refusals.note(now, from, "a record", &reason);
+            }
+        }
         if stop {
             break;
         }
@@ -513,7 +557,9 @@ fn handle<S: Store>(
     match input {
         Input::Frame { from, peer, bytes } => {
             // Counted in stats.
-            let _ = core.handle_authenticated_frame(now, wall_clock(), from, peer, &bytes);
+            if let Err(e) = core.handle_authenticated_frame(now, wall_clock(), from, peer, &bytes) {
+                driver.refusals.note(now, from, "a frame", &e);
+            }
         }
         Input::Write {
             key,

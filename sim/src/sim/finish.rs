@@ -190,6 +190,9 @@ impl Simulation {
             syncs_per_node_per_sec: stat(|s| s.syncs) as f64 / n / secs,
             repairs,
             late_deltas,
+            frames_refused: self.counters.frames_refused,
+            records_refused: self.counters.records_refused,
+            first_refusal: self.counters.first_refusal.clone(),
             whole_copies_per_delivery: gossip(|g| g.payloads_sent + g.payloads_pulled) as f64
                 / delivered,
             offers_per_delivery: gossip(|g| g.payload_ids_offered) as f64 / delivered,

@@ -130,7 +130,12 @@ impl Simulation {
         // real node: frames arrive authenticated as their sender.
         let result = core.handle_authenticated_frame(now, wall, from as u32, node_id(from), &bytes);
         if let Err(e) = result {
-            self.trace.event(2, &[e.to_string().len() as u64]);
+            let reason = e.to_string();
+            self.trace.event(2, &[reason.len() as u64]);
+            self.counters.frames_refused += 1;
+            self.counters
+                .first_refusal
+                .get_or_insert_with(|| format!("a frame from node {from} at node {to}: {reason}"));
         }
         self.flush(to);
     }
@@ -220,8 +225,15 @@ impl Simulation {
     /// Notes a membership event of `observer` about another node: for the timeline,
     /// and, if it is `own` declaration of death, for the failure detector's figures.
     fn note_event(&mut self, observer: usize, event: NodeEvent<u32>, own: bool) {
-        let NodeEvent::Membership(event) = event else {
-            return;
+        let event = match event {
+            NodeEvent::Membership(event) => event,
+            NodeEvent::Refused { from, reason } => {
+                self.counters.records_refused += 1;
+                self.counters.first_refusal.get_or_insert_with(|| {
+                    format!("a record from node {from} at node {observer}: {reason}")
+                });
+                return;
+            }
         };
         let (id, state) = match event {
             Event::MemberUp { id, .. } => (id, MemberState::Alive),
