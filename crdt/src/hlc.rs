@@ -19,7 +19,11 @@ pub const MAX_DRIFT_DEFAULT: Duration = Duration::from_millis(500);
 #[non_exhaustive]
 pub enum HlcError {
     /// The remote timestamp is further ahead of `now` than the configured maximum drift.
-    #[error("timestamp {remote} is {ahead_ns} ns ahead of the local clock; the maximum drift is {max_drift_ns} ns")]
+    #[error(
+        "timestamp {:?} ahead of the local clock; the maximum drift is {:?} (the writer's clock runs ahead, or this one behind)",
+        Duration::from_nanos(*ahead_ns),
+        Duration::from_nanos(*max_drift_ns)
+    )]
     DriftExceeded {
         /// The refused timestamp's time, in NTP64 units.
         remote: NTP64,
@@ -149,6 +153,12 @@ mod tests {
         let err = b.observe(&remote, now).unwrap_err();
         assert!(matches!(err, HlcError::DriftExceeded { .. }), "{err}");
         assert_eq!(b.high_water(), before);
+        // Said in time units a person reads, not as raw clock words.
+        let said = err.to_string();
+        assert!(
+            said.starts_with("timestamp 1s ahead of the local clock; the maximum drift is 100ms"),
+            "{said}"
+        );
     }
 
     #[test]
