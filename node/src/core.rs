@@ -133,8 +133,7 @@ pub enum NodeEvent<A> {
     /// Membership changed.
     Membership(Event<A>),
     /// A record that dissemination brought from a peer was refused; nothing changed.
-    /// (A refused frame is the caller's error from the call that handed it over.) At
-    /// most [`EVENTS_MAX`] events wait; refusals beyond that are only counted.
+    /// (A refused frame is the caller's error from the call that handed it over.)
     Refused {
         /// The peer that handed the record over (not necessarily its origin).
         from: A,
@@ -165,6 +164,8 @@ pub struct NodeStats {
     pub records_pruned: u64,
     /// Syncs that made staged changes durable (group commits).
     pub syncs: u64,
+    /// Events not queued because [`EVENTS_MAX`] were waiting.
+    pub events_dropped: u64,
 }
 
 /// A node: replica plus membership. See the module doc.
@@ -227,9 +228,9 @@ const PULL_INTERVAL: Duration = Duration::from_millis(100);
 const RECEIPT_SWEEP_PERIOD: Duration = Duration::from_secs(1);
 const RECEIPT_SWEEP_LEN: usize = 256;
 
-/// Most events that may be waiting in [`NodeCore::poll_event`] for a refusal to be
-/// queued too: a peer sending refused records in bulk costs a counter each beyond it,
-/// not memory.
+/// Most events that may wait in [`NodeCore::poll_event`]; beyond it they are counted
+/// ([`NodeStats::events_dropped`]) and dropped, so a driver that polls seldom, or a peer
+/// sending refused records in bulk, costs a counter, not memory.
 pub const EVENTS_MAX: usize = 4096;
 
 impl<S: Store, A: Address> NodeCore<S, A> {
@@ -665,8 +666,17 @@ impl<S: Store, A: Address> NodeCore<S, A> {
                     let digest = self.replica.digest();
                     self.send_sync(peer.1, &digest);
                 }
-                other => self.events.push_back(NodeEvent::Membership(other)),
+                other => self.push_event(NodeEvent::Membership(other)),
             }
+        }
+    }
+
+    /// Queues `event` for [`poll_event`](NodeCore::poll_event), within [`EVENTS_MAX`].
+    fn push_event(&mut self, event: NodeEvent<A>) {
+        if self.events.len() >= EVENTS_MAX {
+            self.stats.events_dropped += 1;
+        } else {
+            self.events.push_back(event);
         }
     }
 
@@ -683,10 +693,8 @@ impl<S: Store, A: Address> NodeCore<S, A> {
             Ok(crate::replica::Applied::Duplicate) => self.stats.deltas_duplicate += 1,
             Err(e) => {
                 self.stats.records_refused += 1;
-                if self.events.len() < EVENTS_MAX {
-                    let reason = e.to_string();
-                    self.events.push_back(NodeEvent::Refused { from, reason });
-                }
+                let reason = e.to_string();
+                self.push_event(NodeEvent::Refused { from, reason });
             }
         }
     }

@@ -12,7 +12,9 @@ use common::node;
 use lattice_crdt::{Json, JsonLimits, Op, NTP64};
 use lattice_gossip::engine::{Rng, Transmit};
 use lattice_node::store::{MemStore, Store};
-use lattice_node::{CommitConfig, NodeConfig, NodeCore, NodeEvent, Replica, ReplicaConfig};
+use lattice_node::{
+    CommitConfig, NodeConfig, NodeCore, NodeEvent, Replica, ReplicaConfig, EVENTS_MAX,
+};
 
 /// A frame in flight.
 struct Flight {
@@ -419,4 +421,41 @@ fn a_record_stamped_too_far_ahead_is_refused_and_reported() {
             assert!(reason.contains("ahead of the local clock"), "{reason}");
         }
     }
+}
+
+/// A driver that never polls events costs a counter, not memory: past `EVENTS_MAX`
+/// waiting, events are dropped and counted. Here a writer an hour ahead makes each
+/// receiver refuse more records than that.
+#[test]
+fn events_past_the_bound_are_counted_not_queued() {
+    let mut net = Net::new(2, 12, 0);
+    net.run(Duration::from_secs(5));
+    let records = EVENTS_MAX + 500;
+    for k in 0..records {
+        let ahead = NTP64::from(Duration::from_secs(1_700_000_000 + 3600) + net.now);
+        let value = Json::from_value(&serde_json::json!(k), &JsonLimits::default()).unwrap();
+        let ops = [Op::Set {
+            field: "r".into(),
+            value,
+        }];
+        let now = net.now;
+        let writer = net.nodes[0].as_mut().expect("running");
+        writer.write(ahead, "skewed", &ops, None).unwrap();
+        writer.sync(now).unwrap();
+        net.flush(0);
+        net.run(Duration::from_millis(5));
+    }
+    net.run(Duration::from_secs(5));
+    let core = net.nodes[1].as_mut().expect("running");
+    let stats = core.stats();
+    let waiting = std::iter::from_fn(|| core.poll_event()).count();
+    assert!(
+        stats.records_refused > EVENTS_MAX as u64,
+        "{stats:?}: the test needs more refusals than the bound"
+    );
+    assert_eq!(waiting, EVENTS_MAX, "{stats:?}");
+    assert!(
+        stats.events_dropped >= stats.records_refused - EVENTS_MAX as u64,
+        "{stats:?}"
+    );
 }
