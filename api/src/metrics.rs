@@ -167,6 +167,11 @@ async fn render_node(state: &ApiState, out: &mut String) {
                 node.records_refused,
             ),
             (
+                "lattice_node_events_dropped_total",
+                "Node events (membership changes, refusals) dropped because 4,096 were waiting.",
+                node.events_dropped,
+            ),
+            (
                 "lattice_gossip_messages_sent_total",
                 "Gossip messages sent.",
                 gossip.messages_sent,

@@ -64,6 +64,13 @@ async fn every_documented_route_is_served_and_every_route_is_documented() {
     );
     assert!(text.contains("lattice_http_request_duration_seconds_bucket"));
     assert!(text.contains("lattice_deltas_sent_total 2"), "{text}"); // the POST and the DELETE
+                                                                     // Nothing was refused or dropped, and the counters say so.
+    for zero in [
+        "lattice_records_refused_total 0",
+        "lattice_node_events_dropped_total 0",
+    ] {
+        assert!(text.contains(zero), "{text}");
+    }
     node.runtime.stop().await.unwrap();
 }
 
