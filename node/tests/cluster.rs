@@ -116,6 +116,22 @@ impl Net {
         self.flush(i);
     }
 
+    /// Sets register `r` of `key` to `value` on node `i` with its clock an hour ahead of
+    /// the others' (beyond any max drift), syncs and sends.
+    fn write_an_hour_ahead(&mut self, i: usize, key: &str, value: u64) {
+        let ahead = NTP64::from(Duration::from_secs(1_700_000_000 + 3600) + self.now);
+        let value = Json::from_value(&serde_json::json!(value), &JsonLimits::default()).unwrap();
+        let ops = [Op::Set {
+            field: "r".into(),
+            value,
+        }];
+        let now = self.now;
+        let writer = self.nodes[i].as_mut().expect("running");
+        writer.write(ahead, key, &ops, None).unwrap();
+        writer.sync(now).unwrap();
+        self.flush(i);
+    }
+
     /// Runs the network for `span` of virtual time.
     fn run(&mut self, span: Duration) {
         let end = self.now + span;
@@ -385,17 +401,7 @@ fn the_log_is_pruned_below_what_every_live_member_holds_and_a_returning_node_cat
 fn a_record_stamped_too_far_ahead_is_refused_and_reported() {
     let mut net = Net::new(3, 11, 0);
     net.run(Duration::from_secs(5));
-    let ahead = NTP64::from(Duration::from_secs(1_700_000_000 + 3600) + net.now);
-    let value = Json::from_value(&serde_json::json!(5), &JsonLimits::default()).unwrap();
-    let ops = [Op::Set {
-        field: "r".into(),
-        value,
-    }];
-    let now = net.now;
-    let writer = net.nodes[0].as_mut().expect("running");
-    writer.write(ahead, "skewed", &ops, None).unwrap();
-    writer.sync(now).unwrap();
-    net.flush(0);
+    net.write_an_hour_ahead(0, "skewed", 5);
     net.run(Duration::from_secs(10));
     let read = |core: &NodeCore<MemStore, usize>| {
         let view = core.read("skewed", None).unwrap().view;
@@ -432,17 +438,7 @@ fn events_past_the_bound_are_counted_not_queued() {
     net.run(Duration::from_secs(5));
     let records = EVENTS_MAX + 500;
     for k in 0..records {
-        let ahead = NTP64::from(Duration::from_secs(1_700_000_000 + 3600) + net.now);
-        let value = Json::from_value(&serde_json::json!(k), &JsonLimits::default()).unwrap();
-        let ops = [Op::Set {
-            field: "r".into(),
-            value,
-        }];
-        let now = net.now;
-        let writer = net.nodes[0].as_mut().expect("running");
-        writer.write(ahead, "skewed", &ops, None).unwrap();
-        writer.sync(now).unwrap();
-        net.flush(0);
+        net.write_an_hour_ahead(0, "skewed", k as u64);
         net.run(Duration::from_millis(5));
     }
     net.run(Duration::from_secs(5));
