@@ -148,17 +148,19 @@ impl Simulation {
             .filter_map(|c| c.detected.map(|d| (d - c.at).as_millis() as u64))
             .collect::<Vec<_>>();
         // Every core's counters, those of cores that crashed included.
-        let stat = |field: fn(&NodeStats) -> u64| -> u64 {
-            let running = self.nodes.iter().filter_map(|x| x.core.as_ref());
-            let crashed = self.nodes.iter().flat_map(|x| &x.crashed_stats);
-            running.map(|c| field(&c.stats())).sum::<u64>()
-                + crashed.map(|(s, _)| field(s)).sum::<u64>()
-        };
+        let running = self.nodes.iter().filter_map(|x| x.core.as_ref());
+        let crashed = self
+            .nodes
+            .iter()
+            .flat_map(|x| x.crashed_stats.iter().copied());
+        let counters: Vec<(NodeStats, GossipStats)> = running
+            .map(|c| (c.stats(), c.gossip_stats()))
+            .chain(crashed)
+            .collect();
+        let stat =
+            |field: fn(&NodeStats) -> u64| -> u64 { counters.iter().map(|(s, _)| field(s)).sum() };
         let gossip = |field: fn(&GossipStats) -> u64| -> u64 {
-            let running = self.nodes.iter().filter_map(|x| x.core.as_ref());
-            let crashed = self.nodes.iter().flat_map(|x| &x.crashed_stats);
-            running.map(|c| field(&c.gossip_stats())).sum::<u64>()
-                + crashed.map(|(_, g)| field(g)).sum::<u64>()
+            counters.iter().map(|(_, g)| field(g)).sum()
         };
         let delivered = gossip(|g| g.payloads_delivered).max(1) as f64;
         let repairs = stat(|s| s.repairs);
@@ -190,8 +192,8 @@ impl Simulation {
             syncs_per_node_per_sec: stat(|s| s.syncs) as f64 / n / secs,
             repairs,
             late_deltas,
-            frames_refused: self.counters.frames_refused,
-            records_refused: self.counters.records_refused,
+            frames_refused: stat(|s| s.frames_refused),
+            records_refused: stat(|s| s.records_refused),
             first_refusal: self.counters.first_refusal.clone(),
             whole_copies_per_delivery: gossip(|g| g.payloads_sent + g.payloads_pulled) as f64
                 / delivered,

@@ -133,11 +133,8 @@ struct Counters {
     false_dead: u64,
     dead_while_unreachable: u64,
     faults: u64,
-    /// Frames a node refused (returned as errors), and records brought by dissemination
-    /// that a replica refused (`NodeEvent::Refused`).
-    frames_refused: u64,
-    records_refused: u64,
-    /// What the first refusal was, for the report.
+    /// The first frame or record a node refused (the nodes count them all), for the
+    /// report.
     first_refusal: Option<String>,
 }
 

@@ -132,7 +132,6 @@ impl Simulation {
         if let Err(e) = result {
             let reason = e.to_string();
             self.trace.event(2, &[reason.len() as u64]);
-            self.counters.frames_refused += 1;
             self.counters
                 .first_refusal
                 .get_or_insert_with(|| format!("a frame from node {from} at node {to}: {reason}"));
@@ -228,7 +227,6 @@ impl Simulation {
         let event = match event {
             NodeEvent::Membership(event) => event,
             NodeEvent::Refused { from, reason } => {
-                self.counters.records_refused += 1;
                 self.counters.first_refusal.get_or_insert_with(|| {
                     format!("a record from node {from} at node {observer}: {reason}")
                 });
