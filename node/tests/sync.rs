@@ -274,6 +274,52 @@ fn a_stale_snapshot_does_not_bring_back_what_was_removed() {
     }
 }
 
+/// A replica that caught up by snapshot holds documents, not the records of the dots the
+/// snapshot brought: a peer lacking those dots gets a snapshot from it too, not an
+/// answer that says it is complete without them (found by the 25-node swarm seed
+/// 90287, whose last lagging node waited 28 s for a peer that had pruned the log).
+#[test]
+fn a_replica_serves_a_snapshot_for_the_dots_a_snapshot_brought_it() {
+    let limits = SyncLimits::default();
+    let mut r = cluster(3);
+    let now = NTP64(1 << 40);
+    for _ in 0..3 {
+        r[0].write(now, "x", &inc(), None).unwrap();
+        r[0].sync().unwrap();
+    }
+    let stable = r[0].version_vector().clone();
+    r[0].prune_log(&stable, usize::MAX).unwrap();
+    r[0].sync().unwrap();
+    exchange(&mut r, 1, 0, &limits);
+    assert_eq!(
+        r[1].version_vector(),
+        r[0].version_vector(),
+        "node 2 took a snapshot"
+    );
+    assert_eq!(
+        r[1].catch_up(&VersionVector::new(), 10).unwrap(),
+        lattice_node::CatchUp::SnapshotNeeded
+    );
+    exchange(&mut r, 2, 1, &limits);
+    assert_eq!(r[2].document("x").unwrap().to_json()["n"], 3);
+    assert_converged(&r);
+    // It remembers across a restart, and its own later writes it serves from its log.
+    r[1].write(now, "y/1", &inc(), None).unwrap();
+    r[1].sync().unwrap();
+    let reopened = Replica::open(r.remove(1).into_store(), ReplicaConfig::default()).unwrap();
+    match reopened.catch_up(r[1].version_vector(), 10).unwrap() {
+        lattice_node::CatchUp::Records { records, complete } => {
+            assert!(complete);
+            assert_eq!(records.len(), 1, "node 2's own write");
+        }
+        other => panic!("expected records, got {other:?}"),
+    }
+    assert_eq!(
+        reopened.catch_up(&VersionVector::new(), 10).unwrap(),
+        lattice_node::CatchUp::SnapshotNeeded
+    );
+}
+
 /// The pruning point is durable and outlives later syncs that prune nothing: a
 /// reopened replica still answers a peer that lacks pruned dots with a snapshot, never
 /// with the records after the gap.

@@ -5,8 +5,9 @@
 //! records it lacks name the documents that changed since; their current views are its
 //! answer, at most `records_max` records per call. The next cursor covers exactly the
 //! records scanned, so paging never skips a change, and equals the cursor joined with
-//! the replica's version vector once nothing is left. When the log was pruned below the
-//! cursor, the changes cannot be listed: the client lists the documents afresh.
+//! the replica's version vector once nothing is left. When the log lacks records the
+//! cursor lacks (pruned, or never held because a snapshot brought their dots), the
+//! changes cannot be listed: the client lists the documents afresh.
 
 use std::collections::BTreeSet;
 

@@ -189,6 +189,9 @@ pub struct Replica<S> {
     /// Every dot applied here; staged, cached and stored documents are kept relative
     /// to it (see the `staged` module doc).
     vv: VersionVector,
+    /// The dots of the vector whose records the log does not hold: those pruned, and
+    /// those a snapshot brought (it carries documents, not records). A peer or a
+    /// client lacking one of them gets a snapshot or a fresh listing instead.
     pruned: VersionVector,
     config: ReplicaConfig,
     staged: Staged,
@@ -439,7 +442,7 @@ impl<S: Store> Replica<S> {
     /// Makes every staged write durable; returns what may now be acknowledged and sent.
     pub fn sync(&mut self) -> Result<Synced, StoreError> {
         let staged = std::mem::take(&mut self.staged);
-        let meta = self.meta(staged.prunes());
+        let meta = self.meta(staged.moves_pruned());
         let (batch, records, written) = staged.into_batch(&self.vv, meta);
         let changed = batch.docs.iter().map(|(key, _)| key.clone()).collect();
         if batch.is_empty() {
@@ -458,8 +461,9 @@ impl<S: Store> Replica<S> {
     }
 
     /// The metadata a sync writes: the version vector and the clock's high-water mark
-    /// always, the pruning point when the sync `prunes` the log (only pruning moves it).
-    fn meta(&self, prunes: bool) -> Vec<(MetaKey, Vec<u8>)> {
+    /// always, the dots without records when the sync `moves_pruned` (pruning the log,
+    /// or adopting a snapshot).
+    fn meta(&self, moves_pruned: bool) -> Vec<(MetaKey, Vec<u8>)> {
         // A few bytes per range of the vector: one buffer, no regrowth.
         let vv_bytes = 16 + 8 * self.vv.range_count();
         let mut meta = vec![
@@ -472,7 +476,7 @@ impl<S: Store> Replica<S> {
                 self.hlc.high_water().0.to_be_bytes().to_vec(),
             ),
         ];
-        if prunes {
+        if moves_pruned {
             meta.push((MetaKey::Pruned, codec::encode(&self.pruned)));
         }
         meta

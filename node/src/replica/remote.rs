@@ -113,7 +113,19 @@ impl<S: Store> Replica<S> {
 
     /// Adopts the peer's version vector after every page of its snapshot was merged.
     /// Durable after the next sync.
+    ///
+    /// The dots new here came inside documents, so the log holds no record of them;
+    /// they count as pruned, and a peer that lacks one gets a snapshot from here too.
+    /// (Answering such a peer from the log would leave them out and call the answer
+    /// complete, and it would wait for a peer whose log was really pruned.)
     pub fn finish_snapshot(&mut self, base: &VersionVector) {
+        let unlogged = self.vv.missing_ranges(base);
+        if !unlogged.is_empty() {
+            for r in unlogged {
+                self.pruned.insert_range(r.origin, r.first..=r.last);
+            }
+            self.staged.adopt_unlogged();
+        }
         self.vv.join(base);
     }
 

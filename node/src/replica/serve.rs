@@ -1,5 +1,6 @@
 //! Serving peers: what this replica has that a peer lacks, as log records or, when the
-//! log was pruned below the peer's needs, as a snapshot; and pruning the log.
+//! log lacks records the peer needs (pruned, or never held: a snapshot brought their
+//! dots), as a snapshot; and pruning the log.
 
 use lattice_crdt::{codec, Dot, DotRange, NodeId, VersionVector};
 
@@ -66,10 +67,7 @@ impl<S: Store> Replica<S> {
         own_staged: bool,
     ) -> Result<CatchUp, StoreError> {
         let missing = peer.missing_ranges(&self.vv);
-        if missing
-            .iter()
-            .any(|r| r.first <= self.pruned.prefix(r.origin))
-        {
+        if missing.iter().any(|r| self.pruned.count_in(*r) > 0) {
             return Ok(CatchUp::SnapshotNeeded);
         }
         let mut records = Vec::new();

@@ -42,6 +42,8 @@ pub(super) struct Staged {
     /// Log records, with the dots each covers.
     log: Vec<(DotRange, Arc<[u8]>)>,
     log_deletes: Vec<Dot>,
+    /// Whether this round adopted dots whose records the log lacks (a snapshot).
+    unlogged: bool,
     /// Local write batches, to hand out for sending once durable.
     records: Vec<LogRecord>,
     /// Receipts to put (with the ticket of their write) or delete (`None`).
@@ -147,9 +149,15 @@ impl Staged {
         meeting
     }
 
-    /// Whether this round deletes log records (prunes the log).
-    pub(super) fn prunes(&self) -> bool {
-        !self.log_deletes.is_empty()
+    /// Whether this round changes which dots the log holds no records for: it prunes
+    /// the log, or adopts a snapshot.
+    pub(super) fn moves_pruned(&self) -> bool {
+        !self.log_deletes.is_empty() || self.unlogged
+    }
+
+    /// Notes that this round adopts dots whose records the log lacks.
+    pub(super) fn adopt_unlogged(&mut self) {
+        self.unlogged = true;
     }
 
     /// Records log deletions (pruning).

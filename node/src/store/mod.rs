@@ -77,7 +77,8 @@ pub enum MetaKey {
     VersionVector,
     /// The HLC high-water mark (8 bytes, big-endian NTP64).
     HlcHighWater,
-    /// Per origin, the highest sequence number pruned from the log (encoded).
+    /// The dots whose records the log does not hold: pruned, or brought by a snapshot
+    /// (an encoded version vector).
     Pruned,
 }
 
