@@ -194,6 +194,9 @@ pub struct Engine<A> {
     doubted: bool,
     /// Members this node holds suspect, to remind in turn while they stay so.
     suspects: VecDeque<NodeId>,
+    /// The member held dead that was last reminded of it, where the next reminder
+    /// starts looking.
+    dead_reminded: Option<NodeId>,
     probe_next: usize,
     probe: Option<Probe>,
     next_seq: u32,
@@ -247,6 +250,7 @@ impl<A: Address> Engine<A> {
             seeds: Vec::new(),
             probe_order: Vec::new(),
             suspects: VecDeque::new(),
+            dead_reminded: None,
             doubted: false,
             probe_next: 0,
             probe: None,

@@ -1,5 +1,6 @@
-//! Rounds on timers: gossip (updates and payload pushes, reaping), anti-entropy partner
-//! choice, and rejoin attempts that retry seeds and heal partitions.
+//! Rounds on timers: gossip (updates and payload pushes, reaping, reminders to members
+//! held suspect or dead), anti-entropy partner choice, and rejoin attempts that retry
+//! seeds and heal partitions.
 
 use std::sync::Arc;
 
@@ -22,11 +23,14 @@ const PAYLOAD_FRAMING_BYTES: usize = 24;
 const PAYLOAD_ID_BYTES: usize = 16;
 
 impl<A: Address> Engine<A> {
-    /// Every `gossip_interval`: reap, spread pending updates, push payloads.
+    /// Every `gossip_interval`: reap, spread pending updates, remind a member held
+    /// suspect or else one held dead, push payloads.
     pub(super) fn gossip_round(&mut self) {
         self.reap();
         self.gossip_updates();
-        self.remind_a_suspect();
+        if !self.remind_a_suspect() {
+            self.remind_a_dead_member();
+        }
         self.push_payloads(false);
         self.hot.retire_finished();
         let next = self.now + self.config.gossip_interval;
@@ -54,11 +58,12 @@ impl<A: Address> Engine<A> {
     /// suspicion that reached this node while the refutation did not would last its whole
     /// timeout (up to `suspicion_max_timeout_mult` times the minimum, 72 s at 1,000
     /// members) on this node alone: round-robin probing comes back to a member only once
-    /// every `n` protocol periods. At most one such message per gossip round.
-    pub(super) fn remind_a_suspect(&mut self) {
+    /// every `n` protocol periods. At most one such message per gossip round; returns
+    /// whether it sent one.
+    pub(super) fn remind_a_suspect(&mut self) -> bool {
         for _ in 0..self.suspects.len() {
             let Some(id) = self.suspects.pop_front() else {
-                return;
+                return false;
             };
             let Some(m) = self.members.get(&id) else {
                 continue;
@@ -69,8 +74,37 @@ impl<A: Address> Engine<A> {
             self.suspects.push_back(id);
             if !m.told_within(self.config.probe_interval, self.now) {
                 let addr = m.addr.clone();
-                return self.send(addr, Some(id), Body::Gossip);
+                self.send(addr, Some(id), Body::Gossip);
+                return true;
             }
+        }
+        false
+    }
+
+    /// In a gossip round without a suspect to remind: tells the next member held dead
+    /// (in id order after the last one told, each at most once per protocol period) that
+    /// it is held dead. One declared dead while it was only cut off or paused refutes at
+    /// once, as a reminded suspect does; otherwise a node that missed the refutation
+    /// while it went round (cut off then, and the news stops after its retransmissions)
+    /// holds a live member dead until a rejoin round happens to pick it among all the
+    /// dead, or a push-pull: 10 to 30 s. memberlist gossips to the dead for the same
+    /// reason. A member really dead costs each node a lost datagram per protocol period
+    /// at most, until it is reaped (`reap_after`).
+    pub(super) fn remind_a_dead_member(&mut self) {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let down = self.index.down_since();
+        let after = self.dead_reminded.map_or(Unbounded, Excluded);
+        let next = down
+            .range((after, Unbounded))
+            .chain(down.range(..))
+            .filter_map(|(id, _)| self.members.get(id))
+            .find(|m| {
+                m.state == MemberState::Dead && !m.told_within(self.config.probe_interval, self.now)
+            })
+            .map(|m| (m.id, m.addr.clone()));
+        if let Some((id, addr)) = next {
+            self.dead_reminded = Some(id);
+            self.send(addr, Some(id), Body::Gossip);
         }
     }
 

@@ -283,6 +283,58 @@ mod tests {
         assert!(a.suspects.is_empty());
     }
 
+    /// A node that missed a refutation while it was cut off holds a live member dead
+    /// with nothing left to tell it otherwise: it reminds the members it holds dead in
+    /// turn, each once per protocol period, so one that is alive refutes.
+    #[test]
+    fn members_held_dead_are_reminded_in_turn_once_per_protocol_period() {
+        let mut a = engine(1, 2);
+        for n in 3..=4 {
+            a.apply_alive(id(n), n as u32, 0, Some(Vec::new()));
+        }
+        for n in 2..=3 {
+            a.apply_update(Update::Dead {
+                id: id(n),
+                incarnation: 0,
+                from: id(4),
+            });
+        }
+        a.updates = Default::default();
+        sent(&mut a);
+        let dead = |n| Update::Dead {
+            id: id(n),
+            incarnation: 0,
+            from: id(1),
+        };
+        let remind = |a: &mut Engine<u32>| {
+            a.remind_a_dead_member();
+            let out = sent(a);
+            assert!(out.len() <= 1, "one reminder at a time: {out:?}");
+            out.into_iter().next().map(|(to, e)| {
+                assert!(e.updates.contains(&dead(u64::from(to))), "{e:?}");
+                to
+            })
+        };
+        assert_eq!(remind(&mut a), Some(2));
+        assert_eq!(remind(&mut a), Some(3), "in turn");
+        assert_eq!(remind(&mut a), None, "both told within the period");
+        a.now += a.config.probe_interval;
+        assert_eq!(remind(&mut a), Some(2), "again a period later");
+        let from_2 = Envelope {
+            sender: id(2),
+            sender_addr: 2,
+            incarnation: 1,
+            to: Some(id(1)),
+            body: Body::Gossip,
+            updates: Vec::new(),
+        };
+        a.receive(2, from_2);
+        sent(&mut a);
+        a.now += a.config.probe_interval;
+        assert_eq!(remind(&mut a), Some(3));
+        assert_eq!(remind(&mut a), None, "node 2 refuted: alive, not reminded");
+    }
+
     #[test]
     fn a_node_told_it_is_doubted_answers_with_its_incarnation() {
         let mut b = engine(2, 1);
