@@ -91,3 +91,30 @@ fn thousand_nodes_seed_1_know_each_other_soon_after_heal() {
         report.membership_convergence_ms
     );
 }
+
+/// Regression, found by a 50-node swarm hunt (`lattice sim --nodes 50 --seed 300006
+/// --duration 60s --swarm`): a node cut off while a paused member's refutation went
+/// round held that live member dead 10 s after heal, until a rejoin round picked it.
+/// Members held dead are now reminded in turn (now 1.0 s). Long in debug: `cargo test
+/// --release -p lattice-sim --test membership -- --ignored`.
+#[test]
+#[ignore = "long: a 50-node swarm run; run with --release -- --ignored"]
+fn fifty_nodes_seed_300006_know_each_other_soon_after_heal() {
+    let options = Options {
+        nodes: 50,
+        seed: 300_006,
+        duration: Duration::from_secs(60),
+        faults: Faults::ALL,
+        swarm: true,
+        sessions: None,
+    };
+    let report = match Simulation::new(options).run() {
+        Ok(report) => report,
+        Err(v) => panic!("{v}"),
+    };
+    assert!(
+        report.membership_convergence_ms <= 5_000,
+        "membership converged {} ms after heal",
+        report.membership_convergence_ms
+    );
+}
