@@ -2,6 +2,8 @@
 //! with reason, once per declaring node, and a node that stays out of the membership
 //! after heal-all fails the run with the command that reproduces it.
 
+mod common;
+
 use std::time::Duration;
 
 use lattice_sim::fault::{Fault, Scheduled};
@@ -100,18 +102,7 @@ fn thousand_nodes_seed_1_know_each_other_soon_after_heal() {
 #[test]
 #[ignore = "long: a 50-node swarm run; run with --release -- --ignored"]
 fn fifty_nodes_seed_300006_know_each_other_soon_after_heal() {
-    let options = Options {
-        nodes: 50,
-        seed: 300_006,
-        duration: Duration::from_secs(60),
-        faults: Faults::ALL,
-        swarm: true,
-        sessions: None,
-    };
-    let report = match Simulation::new(options).run() {
-        Ok(report) => report,
-        Err(v) => panic!("{v}"),
-    };
+    let report = common::passed(Simulation::new(common::swarm_60s(50, 300_006)).run());
     assert!(
         report.membership_convergence_ms <= 5_000,
         "membership converged {} ms after heal",

@@ -3,6 +3,8 @@
 //! parallel; about 300 seeds in all, bounded to stay near a minute in debug on 2 cores.
 //! Larger runs are `#[ignore]`d: `cargo test -p lattice-sim --release -- --ignored`.
 
+mod common;
+
 use std::time::Duration;
 
 use lattice_sim::{Faults, Options, Simulation};
@@ -79,18 +81,7 @@ fn ten_nodes_five_minutes() {
 /// peer whose log was really pruned. Such dots now count as pruned (a snapshot is sent).
 #[test]
 fn twenty_five_nodes_seed_90287_converge_soon_after_heal() {
-    let options = Options {
-        nodes: 25,
-        seed: 90_287,
-        duration: Duration::from_secs(60),
-        faults: Faults::ALL,
-        swarm: true,
-        sessions: None,
-    };
-    let report = match Simulation::new(options).run() {
-        Ok(report) => report,
-        Err(v) => panic!("{v}"),
-    };
+    let report = common::passed(Simulation::new(common::swarm_60s(25, 90_287)).run());
     assert!(
         report.convergence_ms <= 10_000,
         "converged {} ms after heal",
