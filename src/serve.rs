@@ -23,7 +23,8 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async {
         let node = start(&config).await?;
-        info!(http = %config.http, gossip = %config.gossip, "serving; Ctrl-C or SIGTERM stops");
+        // The bound addresses, not the configured ones: port 0 picks a free port.
+        info!(http = %node.http_addr, gossip = %node.gossip_addr, "serving; Ctrl-C or SIGTERM stops");
         shutdown_signal().await;
         node.stop().await
     })
@@ -31,6 +32,10 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 /// A running node: the replica and cluster transport, and its HTTP server.
 pub(crate) struct Running {
+    /// Where the HTTP API listens.
+    pub(crate) http_addr: SocketAddr,
+    /// Where the cluster transport listens.
+    pub(crate) gossip_addr: SocketAddr,
     node: NodeRuntime<SledStore>,
     http: tokio::task::JoinHandle<std::io::Result<()>>,
     stop_http: tokio::sync::oneshot::Sender<()>,
@@ -57,7 +62,7 @@ pub(crate) async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("binding the HTTP address {}", config.http))?;
     let http_addr = listener.local_addr().context("reading the HTTP address")?;
-    let node = start_node(config, http_addr)?;
+    let (node, gossip_addr) = start_node(config, http_addr)?;
     let api = ApiConfig {
         tokens: config.tokens.clone(),
         ..ApiConfig::default()
@@ -69,6 +74,8 @@ pub(crate) async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     });
     let http = tokio::spawn(async move { server.await });
     Ok(Running {
+        http_addr,
+        gossip_addr,
         node,
         http,
         stop_http,
@@ -95,11 +102,11 @@ fn check_exposure(config: &ServeConfig) -> anyhow::Result<()> {
 }
 
 /// Opens the node's store and certificates and starts it on the cluster transport,
-/// announcing `http_addr` to the other members.
+/// announcing `http_addr` to the other members; returns it with the transport's address.
 fn start_node(
     config: &ServeConfig,
     http_addr: SocketAddr,
-) -> anyhow::Result<NodeRuntime<SledStore>> {
+) -> anyhow::Result<(NodeRuntime<SledStore>, SocketAddr)> {
     let tls = NodeTls::load(&config.tls_dir)
         .with_context(|| format!("loading certificates from {}", config.tls_dir.display()))?;
     let expected = cert_name(config.node_id);
@@ -124,9 +131,10 @@ fn start_node(
     let replica = Replica::open(store, replica_config).context("opening the replica")?;
     let transport = QuicTransport::bind(config.gossip, &tls, Limits::default())
         .with_context(|| format!("binding the gossip address {}", config.gossip))?;
+    let gossip_addr = transport.local_addr();
     let mut core = NodeCore::new(
         replica,
-        transport.local_addr(),
+        gossip_addr,
         NodeConfig::default(),
         config.node_id.get(),
     );
@@ -135,7 +143,10 @@ fn start_node(
     };
     core.set_meta(&meta)
         .context("announcing the HTTP address")?;
-    Ok(NodeRuntime::start(core, transport, &config.join))
+    Ok((
+        NodeRuntime::start(core, transport, &config.join),
+        gossip_addr,
+    ))
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

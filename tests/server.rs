@@ -41,7 +41,7 @@ fn cluster(dir: &std::path::Path) -> Vec<Node> {
                     == 2
         })
     });
-    assert!(joined, "the cluster did not form");
+    assert!(joined, "the cluster did not form:\n{}", views(&nodes));
     // Every member announces where it serves HTTP.
     let announced = eventually(Duration::from_secs(10), || {
         nodes.iter().all(|n| {
@@ -55,8 +55,22 @@ fn cluster(dir: &std::path::Path) -> Vec<Node> {
             })
         })
     });
-    assert!(announced, "members lack their http_addr");
+    assert!(
+        announced,
+        "members lack their http_addr:\n{}",
+        views(&nodes)
+    );
     nodes
+}
+
+/// What each node says of its members, and the end of its log: for failure messages.
+fn views(nodes: &[Node]) -> String {
+    let view = |n: &Node| {
+        let members = common::http(n.http, "GET", "/v1/cluster/members", &[], "")
+            .map_or_else(|e| e.to_string(), |r| r.body);
+        format!("node {} ({}): {members}\n{}", n.id, n.http, n.log_tail())
+    };
+    nodes.iter().map(view).collect::<Vec<_>>().join("\n")
 }
 
 #[test]

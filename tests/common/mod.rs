@@ -3,10 +3,11 @@
 
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// A response: status, headers (lower-case names) and body.
@@ -101,16 +102,6 @@ fn dechunk(mut body: &str) -> String {
     out
 }
 
-/// A free loopback port (the OS picks; it is released before use, so there is a small
-/// window for a race, which loopback tests accept).
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 pub(crate) fn lattice() -> Command {
     Command::new(env!("CARGO_BIN_EXE_lattice"))
 }
@@ -138,7 +129,10 @@ pub(crate) fn certify(dir: &Path, name: &str) -> PathBuf {
     out
 }
 
-/// One `lattice serve` process.
+/// One `lattice serve` process. It binds port 0 on its first start (the OS picks free
+/// ports, with no window for another process to take them) and reports the bound
+/// addresses in its log; restarts reuse them. Its log goes to `serve.log` in its data
+/// directory.
 pub(crate) struct Node {
     pub(crate) id: u64,
     pub(crate) http: SocketAddr,
@@ -153,10 +147,11 @@ impl Node {
     pub(crate) fn new(dir: &Path, id: u64, join: Vec<SocketAddr>) -> Node {
         let name = format!("node-{id}");
         let tls_dir = certify(dir, &name);
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
         Node {
             id,
-            http: SocketAddr::from(([127, 0, 0, 1], free_port())),
-            gossip: SocketAddr::from(([127, 0, 0, 1], free_port())),
+            http: any,
+            gossip: any,
             data_dir: dir.join(&name),
             tls_dir,
             join,
@@ -178,21 +173,84 @@ impl Node {
                 "--gossip",
                 &self.gossip.to_string(),
             ])
+            .env("RUST_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(Stdio::piped());
         if !self.join.is_empty() {
             let join: Vec<String> = self.join.iter().map(ToString::to_string).collect();
             cmd.args(["--join", &join.join(",")]);
         }
-        self.child = Some(cmd.spawn().unwrap());
+        let mut child = cmd.spawn().unwrap();
+        let bound = self.keep_log(child.stderr.take().unwrap());
+        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if http(self.http, "GET", "/v1/health", &[], "").is_ok_and(|r| r.status == 200) {
-                return;
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("node {} exited ({status}):\n{}", self.id, self.log_tail());
             }
-            std::thread::sleep(Duration::from_millis(50));
+            match bound.recv_timeout(Duration::from_millis(50)) {
+                Ok((http, gossip)) => (self.http, self.gossip) = (http, gossip),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    if http(self.http, "GET", "/v1/health", &[], "").is_ok_and(|r| r.status == 200)
+                    {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "node {} did not become healthy:\n{}",
+                    self.id,
+                    self.log_tail()
+                );
+            }
         }
-        panic!("node {} did not become healthy", self.id);
+    }
+
+    /// Copies the process's log to `serve.log` on a thread of its own, and sends the
+    /// addresses of its "serving" line (then hangs up).
+    fn keep_log(
+        &self,
+        stderr: std::process::ChildStderr,
+    ) -> mpsc::Receiver<(SocketAddr, SocketAddr)> {
+        let (tx, rx) = mpsc::channel();
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let _ = writeln!(log, "{line}");
+                if line.contains("serving;") {
+                    let field = |name: &str| {
+                        line.split_whitespace()
+                            .find_map(|w| w.strip_prefix(name)?.parse::<SocketAddr>().ok())
+                    };
+                    if let (Some(tx), Some(http), Some(gossip)) =
+                        (tx.take(), field("http="), field("gossip="))
+                    {
+                        let _ = tx.send((http, gossip));
+                    }
+                }
+            }
+        });
+        rx
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.data_dir.join("serve.log")
+    }
+
+    /// The last lines of the process's log, for failure messages.
+    pub(crate) fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
     /// SIGKILL, no shutdown.

@@ -70,8 +70,11 @@ pub(crate) struct MemberBody<A> {
     pub(crate) since: Duration,
     /// Present while `state` is `Suspect`.
     pub(crate) suspicion: Option<Suspicion>,
-    /// When we last told it that we hold it suspect or dead.
+    /// When we last told it that we hold it suspect or dead, or that we lack its
+    /// metadata.
     pub(crate) told_at: Option<Duration>,
+    /// Whether we asked it for its metadata (once, while we hold none of it).
+    pub(crate) meta_asked: bool,
     /// Inter-arrival times of messages from the member.
     pub(crate) heartbeat: PhiAccrual,
     /// Ack delays of our direct probes of the member.

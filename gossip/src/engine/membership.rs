@@ -55,7 +55,13 @@ impl<A: Address> Engine<A> {
             return;
         }
         let (incarnation, alive) = match update {
-            Update::Alive { incarnation, .. } => (incarnation, true),
+            Update::Alive {
+                incarnation, meta, ..
+            } => {
+                // Our record without our metadata: the sender gets our own record.
+                self.unheard |= incarnation == self.incarnation && meta != self.meta;
+                (incarnation, true)
+            }
             Update::Suspect { incarnation, .. }
             | Update::Dead { incarnation, .. }
             | Update::Left { incarnation, .. } => (incarnation, false),
@@ -166,6 +172,7 @@ impl<A: Address> Engine<A> {
             since: self.now,
             suspicion: None,
             told_at: None,
+            meta_asked: false,
             heartbeat: PhiAccrual::new(window, c.phi_std_deviation_min),
             ack_delay: PhiAccrual::new(window, c.ack_std_deviation_min),
         };

@@ -20,8 +20,14 @@
 //!   (`PingReq`). No ack, direct or relayed, by the end of the period: the member becomes
 //!   *suspect*. A suspect that does not refute (by raising its incarnation) within the
 //!   suspicion timeout is declared *dead*. Membership news is piggybacked on every
-//!   message, each item at most `retransmit_mult × ⌈log10(n + 1)⌉` times, and also sent
-//!   every `gossip_interval` to `gossip_nodes` random members while any is pending.
+//!   message, each item at most `retransmit_mult × ⌈log10(n + 1)⌉` times (never news
+//!   that a member is alive to that member itself), and also sent every
+//!   `gossip_interval` to `gossip_nodes` random members while any is pending.
+//! - **Metadata** ([`Engine::set_meta`]) rides on a member's alive news. A node that
+//!   knows a member only from the member's own messages (which carry none) asks it once
+//!   with its metadata-less record, and the member answers with its own record; so
+//!   metadata does not wait for a push–pull when the news of it went elsewhere. Only a
+//!   node with metadata of its own asks.
 //! - **Lifeguard** (Dadgar et al. 2018), switchable with [`Config::lifeguard`]: local
 //!   health awareness (a score raised by missed acks without matching nacks and by
 //!   refutations, lowered by acks; the probe interval and timeouts are multiplied by
@@ -192,6 +198,12 @@ pub struct Engine<A> {
     probe_order: Vec<NodeId>,
     /// The message being handled said this node is suspect, dead or left.
     doubted: bool,
+    /// The message being handled showed its sender holds this node's record without
+    /// its metadata (or with other metadata) at its incarnation.
+    unheard: bool,
+    /// The member whose next message from us carries our own record, because it showed
+    /// it lacks our metadata.
+    announce_to: Option<NodeId>,
     /// Members this node holds suspect, to remind in turn while they stay so.
     suspects: VecDeque<NodeId>,
     /// The member held dead that was last reminded of it, where the next reminder
@@ -252,6 +264,8 @@ impl<A: Address> Engine<A> {
             suspects: VecDeque::new(),
             dead_reminded: None,
             doubted: false,
+            unheard: false,
+            announce_to: None,
             probe_next: 0,
             probe: None,
             next_seq: 0,

@@ -78,18 +78,32 @@ impl<A: Address> Engine<A> {
         for update in updates {
             self.apply_update(update);
         }
+        self.note_unheard(sender);
         let replies = matches!(body, Body::Ping { .. } | Body::Sync { reply: false, .. });
         self.handle_body(sender, from.clone(), body);
-        if std::mem::take(&mut self.doubted) && !replies && self.phase != Phase::Left {
+        self.note_unheard(sender); // a sync's records
+        let doubted = std::mem::take(&mut self.doubted) && !replies;
+        if (doubted || self.announce_to == Some(sender)) && self.phase != Phase::Left {
             // The sender holds us suspect or dead, maybe at an incarnation we already
-            // refuted: any message from us shows it our current one.
+            // refuted: any message from us shows it our current one. Or it lacks our
+            // metadata, and a reply did not carry our record already.
             return self.send(from, Some(sender), Body::Gossip);
         }
         self.tell_if_unaware(sender, from);
     }
 
-    /// A member we hold suspect or dead has just sent us a message, so it does not know:
-    /// tell it now (at most once per protocol period) rather than whenever our next
+    /// If the message showed its sender lacks our metadata, our next message to it
+    /// carries our own record: a member that learned of us from our own message (which
+    /// carries no metadata) asks that way, and would otherwise wait for a push-pull
+    /// (up to a minute) whenever the few transmissions of our news all went elsewhere.
+    fn note_unheard(&mut self, sender: NodeId) {
+        if std::mem::take(&mut self.unheard) && self.phase != Phase::Left {
+            self.announce_to = Some(sender);
+        }
+    }
+
+    /// A member we hold suspect or dead (or alive without its metadata) has just sent us
+    /// a message, so it does not know: tell it now (at most once per protocol period) rather than whenever our next
     /// message to it happens to go, so it refutes at once. Without this a stale
     /// suspicion lasts until it times out, and a stale death until the member hears of
     /// it by chance. A member reaped while it was only cut off is told too: until it
@@ -199,6 +213,51 @@ mod tests {
             std::iter::from_fn(|| a.poll_event()).all(|e| !matches!(e, Event::Payload { .. })),
             "a copy of a payload held was delivered again"
         );
+    }
+
+    /// A node that learned of a member from the member's own message (no metadata)
+    /// asks it once, on a message to it that carries its metadata-less record; the
+    /// member answers with its own record, and the node has the metadata.
+    #[test]
+    fn a_member_heard_of_without_metadata_is_asked_once_and_answers_with_it() {
+        let (mut a, mut b) = (engine(1, 3), engine(2, 3));
+        a.set_meta(b"a".to_vec()).unwrap();
+        b.set_meta(b"b".to_vec()).unwrap();
+        b.updates = Default::default(); // b's own news has gone elsewhere
+        let ping = Envelope {
+            sender: id(2),
+            sender_addr: 2,
+            incarnation: b.incarnation,
+            to: Some(id(1)),
+            body: Body::Ping { seq: 7 },
+            updates: Vec::new(),
+        };
+        a.receive(2, ping.clone());
+        assert!(a.members[&id(2)].meta.is_empty());
+        let mut out = sent(&mut a);
+        assert_eq!(out.len(), 1, "the ask rides on the ack: {out:?}");
+        let (to, ack) = out.pop().unwrap();
+        let asked = Update::Alive {
+            id: id(2),
+            addr: 2,
+            incarnation: b.incarnation,
+            meta: Vec::new(),
+        };
+        assert!(to == 2 && ack.updates.contains(&asked), "{ack:?}");
+        a.now += a.config.probe_interval;
+        a.receive(2, ping);
+        let again = sent(&mut a);
+        let twice = again.iter().any(|(_, e)| e.updates.contains(&asked));
+        assert!(!twice, "asked twice: {again:?}");
+
+        b.receive(1, ack);
+        let mut out = sent(&mut b);
+        assert_eq!(out.len(), 1, "{out:?}");
+        let (to, answer) = out.pop().unwrap();
+        assert_eq!(to, 1);
+        a.receive(2, answer);
+        assert_eq!(a.members[&id(2)].meta, b"b");
+        assert!(sent(&mut a).is_empty(), "the answer was asked again");
     }
 
     /// A member declared dead while it was only cut off, then reaped, keeps the

@@ -20,7 +20,7 @@ impl<A: Address> Engine<A> {
             Kind::Datagram => self.config.datagram_bytes_max,
             Kind::Stream => self.config.stream_bytes_max,
         };
-        let forced: Vec<Update<A>> = to_id
+        let mut forced: Vec<Update<A>> = to_id
             .and_then(|id| self.notice_for(id))
             .into_iter()
             .collect();
@@ -28,9 +28,14 @@ impl<A: Address> Engine<A> {
             let now = Some(self.now);
             if let Some(m) = self.members.get_mut(&id) {
                 m.told_at = now;
+                m.meta_asked = true; // if that was the notice: asked once
             } else if let Some(t) = self.tombstones.get_mut(&id) {
                 t.told_at = now;
             }
+        }
+        if to_id.is_some() && to_id == self.announce_to {
+            self.announce_to = None;
+            forced.push(self.self_update());
         }
         let envelope = Envelope {
             sender: self.id,
@@ -52,7 +57,7 @@ impl<A: Address> Engine<A> {
                 && bytes <= room
         };
         let (forced, (count, queued)) = if fits(0, 0) {
-            (&forced[..], self.updates.take(limit, fits))
+            (&forced[..], self.updates.take(limit, to_id, fits))
         } else {
             (&[][..], (0, Vec::new()))
         };
@@ -69,8 +74,12 @@ impl<A: Address> Engine<A> {
         self.transmits.push_back(Transmit { to, bytes, kind });
     }
 
-    /// What `id` should hear about itself: our record of it unless it is alive to us
-    /// (a suspicion only with Lifeguard: its "buddy system").
+    /// What `id` should hear about itself: our record of it if we hold it down, or
+    /// suspect (only with Lifeguard: its "buddy system"), or alive without metadata,
+    /// which asks for it once (the member answers with its own record). A member learned
+    /// of from its own message (which carries none) lacks it, and the few transmissions
+    /// of its news may all have gone elsewhere. Only a node that announces metadata
+    /// asks: a cluster that announces none pays nothing.
     pub(super) fn notice_for(&self, id: NodeId) -> Option<Update<A>> {
         // In the table or tombstoned, never both; the table is the common case.
         let Some(m) = self.members.get(&id) else {
@@ -78,7 +87,15 @@ impl<A: Address> Engine<A> {
             return Some(self.down_record(id, t.incarnation, t.left));
         };
         match m.state {
-            MemberState::Alive => None,
+            MemberState::Alive if m.meta_asked || !m.meta.is_empty() || self.meta.is_empty() => {
+                None
+            }
+            MemberState::Alive => Some(Update::Alive {
+                id,
+                addr: m.addr.clone(),
+                incarnation: m.incarnation,
+                meta: m.meta.clone(),
+            }),
             MemberState::Suspect if !self.config.lifeguard => None,
             MemberState::Suspect => Some(Update::Suspect {
                 id,

@@ -29,6 +29,8 @@ use super::message::Update;
 #[derive(Clone, Debug)]
 struct Entry {
     subject: NodeId,
+    /// News that the subject is alive: never sent to the subject itself.
+    alive: bool,
     /// Inline up to a size that holds most updates (one without metadata takes a dozen
     /// bytes or so): a message takes dozens of entries, and their bytes then come with
     /// the entry instead of from a heap block of their own each.
@@ -89,7 +91,7 @@ pub(crate) fn retransmit_limit(mult: u32, members: usize) -> u32 {
 impl<A: Serialize> UpdateQueue<A> {
     /// Queues `update`, replacing queued news about the same member.
     pub(crate) fn push(&mut self, update: Update<A>) {
-        let id = update.subject();
+        let (id, alive) = (update.subject(), matches!(update, Update::Alive { .. }));
         if let Some(slot) = self.by_member.remove(&id) {
             self.drop_entry(slot);
             self.sweep_if_stale();
@@ -100,6 +102,7 @@ impl<A: Serialize> UpdateQueue<A> {
         let stamp = self.stamp();
         let entry = Entry {
             subject: id,
+            alive,
             encoded,
             transmits: 0,
             stamp,
@@ -124,13 +127,22 @@ impl<A: Serialize> UpdateQueue<A> {
         self.by_member.is_empty()
     }
 
-    /// Takes updates for one message: `fits(count, bytes)` says whether `count` updates
-    /// of `bytes` in total still fit; it must stay false for larger counts and sizes.
-    /// Counts a transmission for each and drops those that reached `limit`. Returns how
-    /// many it took and their encodings, one after the other (as a message carries them).
+    /// Takes updates for one message to `to`: `fits(count, bytes)` says whether `count`
+    /// updates of `bytes` in total still fit; it must stay false for larger counts and
+    /// sizes. Counts a transmission for each and drops those that reached `limit`.
+    /// Returns how many it took and their encodings, one after the other (as a message
+    /// carries them).
+    ///
+    /// News that `to` itself is alive stays for other messages: the member knows, and a
+    /// transmission spent on it is one the rest of the cluster does not get. In a
+    /// three-node cluster, where news goes out four times, a joiner's news could
+    /// otherwise go only to the joiner (in its seed's answers) and back to the seed (on
+    /// the joiner's own messages), and the third node never learn its metadata. Doubts
+    /// about `to` (suspect, dead) still go to it: it refutes them.
     pub(crate) fn take(
         &mut self,
         limit: u32,
+        to: Option<NodeId>,
         fits: impl Fn(usize, usize) -> bool,
     ) -> (usize, Vec<u8>) {
         let Some(&smallest) = self.sizes.keys().next() else {
@@ -149,7 +161,8 @@ impl<A: Serialize> UpdateQueue<A> {
                     full = true; // no entry left fits
                     break;
                 }
-                if !fits(moved.len() + 1, taken.len() + entry.encoded.len()) {
+                let about_to = entry.alive && Some(entry.subject) == to;
+                if about_to || !fits(moved.len() + 1, taken.len() + entry.encoded.len()) {
                     skipped.push(item);
                     continue;
                 }
@@ -290,11 +303,17 @@ mod tests {
             self.entries.push((update, bytes, 0, self.clock));
         }
 
-        fn take(&mut self, limit: u32, fits: impl Fn(usize, usize) -> bool) -> Vec<Update<u32>> {
+        fn take(
+            &mut self,
+            limit: u32,
+            to: Option<NodeId>,
+            fits: impl Fn(usize, usize) -> bool,
+        ) -> Vec<Update<u32>> {
             self.entries.sort_by_key(|e| (e.2, Reverse(e.3)));
             let (mut taken, mut bytes) = (Vec::new(), 0);
             for (index, e) in self.entries.iter().enumerate() {
-                if fits(taken.len() + 1, bytes + e.1) {
+                let about_to = matches!(e.0, Update::Alive { id, .. } if Some(id) == to);
+                if !about_to && fits(taken.len() + 1, bytes + e.1) {
                     bytes += e.1;
                     taken.push(index);
                 }
@@ -324,20 +343,33 @@ mod tests {
                     let id = NodeId::new(1 + rng.below(30) as u64).unwrap();
                     let (addr, incarnation) =
                         (rng.next_u64() as u32 >> rng.below(32), rng.below(300));
-                    let update = Update::Alive {
-                        id,
-                        addr,
-                        incarnation: incarnation as u64,
-                        meta: vec![0; rng.below(4)],
+                    let update = if rng.below(4) > 0 {
+                        Update::Alive {
+                            id,
+                            addr,
+                            incarnation: incarnation as u64,
+                            meta: vec![0; rng.below(4)],
+                        }
+                    } else {
+                        Update::Suspect {
+                            id,
+                            incarnation: incarnation as u64,
+                            from: NodeId::new(1 + rng.below(30) as u64).unwrap(),
+                        }
                     };
                     q.push(update.clone());
                     model.push(update);
                 } else {
                     let room = 20 + rng.below(120);
                     let fits = |count: usize, bytes: usize| count <= 12 && bytes <= room;
-                    let expected = model.take(limit, fits);
+                    let to = NodeId::new(1 + rng.below(40) as u64);
+                    let expected = model.take(limit, to, fits);
                     let expected = wire(&expected);
-                    assert_eq!(q.take(limit, fits), expected, "round {round}, step {step}");
+                    assert_eq!(
+                        q.take(limit, to, fits),
+                        expected,
+                        "round {round}, step {step}"
+                    );
                 }
                 assert_eq!(q.is_empty(), model.entries.is_empty());
             }
@@ -349,14 +381,38 @@ mod tests {
         let mut q = UpdateQueue::default();
         q.push(alive(1));
         q.push(alive(2));
-        let first = q.take(2, |count, _| count <= 1);
+        let first = q.take(2, None, |count, _| count <= 1);
         assert_eq!(first, wire(&[alive(2)]), "fresher first among equals");
-        let second = q.take(2, |count, _| count <= 1);
+        let second = q.take(2, None, |count, _| count <= 1);
         assert_eq!(second, wire(&[alive(1)]), "then the least sent");
-        q.take(2, |_, _| true);
+        q.take(2, None, |_, _| true);
         assert!(q.is_empty(), "each sent twice: gone");
         assert_eq!(retransmit_limit(4, 5), 4);
         assert_eq!(retransmit_limit(4, 100), 12);
+    }
+
+    #[test]
+    fn news_that_a_member_is_alive_is_not_sent_to_it_but_its_doubts_are() {
+        let mut q = UpdateQueue::default();
+        q.push(alive(1));
+        q.push(alive(2));
+        let to_1 = q.take(1, NodeId::new(1), |_, _| true);
+        assert_eq!(to_1, wire(&[alive(2)]), "member 1 knows it is alive");
+        assert!(
+            !q.is_empty(),
+            "the news of member 1 waits for another member"
+        );
+        let to_3 = q.take(1, NodeId::new(3), |_, _| true);
+        assert_eq!(to_3, wire(&[alive(1)]));
+        assert!(q.is_empty());
+        let suspect = Update::Suspect {
+            id: NodeId::new(1).unwrap(),
+            incarnation: 0,
+            from: NodeId::new(2).unwrap(),
+        };
+        q.push(suspect.clone());
+        let doubt = q.take(1, NodeId::new(1), |_, _| true);
+        assert_eq!(doubt, wire(&[suspect]), "a suspect hears of it, to refute");
     }
 
     #[test]
@@ -370,7 +426,7 @@ mod tests {
             "{} items",
             q.stacks[0].len()
         );
-        let all = q.take(1, |_, _| true);
+        let all = q.take(1, None, |_, _| true);
         assert_eq!(all.0, 3);
         assert!(q.is_empty());
     }
@@ -386,7 +442,7 @@ mod tests {
         let room = |q: &UpdateQueue<u32>| q.stacks.iter().map(Vec::capacity).sum::<usize>();
         assert!(room(&q) >= 10_000);
         while !q.is_empty() {
-            q.take(3, |count, _| count <= 100);
+            q.take(3, None, |count, _| count <= 100);
         }
         assert!(room(&q) <= 3 * 256, "{} items of room left", room(&q));
     }
