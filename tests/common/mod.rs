@@ -183,34 +183,28 @@ impl Node {
         let mut child = cmd.spawn().unwrap();
         let bound = self.keep_log(child.stderr.take().unwrap());
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("node {} exited ({status}):\n{}", self.id, self.log_tail());
-            }
-            match bound.recv_timeout(Duration::from_millis(50)) {
-                Ok((http, gossip)) => (self.http, self.gossip) = (http, gossip),
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    if http(self.http, "GET", "/v1/health", &[], "").is_ok_and(|r| r.status == 200)
-                    {
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "node {} did not become healthy:\n{}",
-                    self.id,
-                    self.log_tail()
-                );
-            }
+        // The "serving" line comes once the API is up; the log closes if the process exits.
+        match bound.recv_timeout(Duration::from_secs(20)) {
+            Ok((http, gossip)) => (self.http, self.gossip) = (http, gossip),
+            Err(e) => panic!(
+                "node {} is not serving ({e}):\n{}",
+                self.id,
+                self.log_tail()
+            ),
         }
+        let healthy = eventually(Duration::from_secs(20), || {
+            http(self.http, "GET", "/v1/health", &[], "").is_ok_and(|r| r.status == 200)
+        });
+        assert!(
+            healthy,
+            "node {} is not healthy:\n{}",
+            self.id,
+            self.log_tail()
+        );
     }
 
     /// Copies the process's log to `serve.log` on a thread of its own, and sends the
-    /// addresses of its "serving" line (then hangs up).
+    /// addresses of its "serving" line; hangs up after it, or when the log ends.
     fn keep_log(
         &self,
         stderr: std::process::ChildStderr,

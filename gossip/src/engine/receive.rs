@@ -103,11 +103,12 @@ impl<A: Address> Engine<A> {
     }
 
     /// A member we hold suspect or dead (or alive without its metadata) has just sent us
-    /// a message, so it does not know: tell it now (at most once per protocol period) rather than whenever our next
-    /// message to it happens to go, so it refutes at once. Without this a stale
-    /// suspicion lasts until it times out, and a stale death until the member hears of
-    /// it by chance. A member reaped while it was only cut off is told too: until it
-    /// refutes, its tombstone refuses news of it alive at the incarnation it still has.
+    /// a message, so it does not know: tell it now (at most once per protocol period)
+    /// rather than whenever our next message to it happens to go, so it refutes (or
+    /// answers) at once. Without this a stale suspicion lasts until it times out, and a
+    /// stale death until the member hears of it by chance. A member reaped while it was
+    /// only cut off is told too: until it refutes, its tombstone refuses news of it
+    /// alive at the incarnation it still has.
     fn tell_if_unaware(&mut self, sender: NodeId, from: A) {
         let told_at = match self.members.get(&sender) {
             Some(m) => m.told_at,
