@@ -309,25 +309,30 @@ impl<V: Clone + Ord + fmt::Debug> DotStore for DotFun<V> {
         }
         // Entries of ours that the other side has seen and no longer holds go. Only
         // origins of its context can have such entries: a delta's context has one or
-        // two, while a document has an entry per writer.
+        // two, while a document has an entry per writer. A context of more origins than
+        // we have entries (a delete's) is looked into per entry instead.
         let theirs = &other.0;
-        for origin in other_ctx.origins() {
-            let lo = self.0.partition_point(|(d, _)| d.origin < origin);
-            // An origin has an entry or two here (a counter one), so its run ends a
-            // step or two on: walked to, not searched for in the rest.
-            let run = self.0[lo..].iter().take_while(|(d, _)| d.origin == origin);
-            let hi = lo + run.count();
-            let mut kept = lo;
-            for i in lo..hi {
-                let dot = self.0[i].0;
-                if theirs.binary_search_by_key(&dot, |(d, _)| *d).is_ok()
-                    || !other_ctx.contains(dot)
-                {
-                    self.0.swap(kept, i);
-                    kept += 1;
+        let held = |dot: &Dot| theirs.binary_search_by_key(dot, |(d, _)| *d).is_ok();
+        if other_ctx.origin_count() > self.0.len() {
+            self.0
+                .retain(|(dot, _)| held(dot) || !other_ctx.contains(*dot));
+        } else {
+            for origin in other_ctx.origins() {
+                let lo = self.0.partition_point(|(d, _)| d.origin < origin);
+                // An origin has an entry or two here (a counter one), so its run ends a
+                // step or two on: walked to, not searched for in the rest.
+                let run = self.0[lo..].iter().take_while(|(d, _)| d.origin == origin);
+                let hi = lo + run.count();
+                let mut kept = lo;
+                for i in lo..hi {
+                    let dot = self.0[i].0;
+                    if held(&dot) || !other_ctx.contains(dot) {
+                        self.0.swap(kept, i);
+                        kept += 1;
+                    }
                 }
+                self.0.drain(kept..hi);
             }
-            self.0.drain(kept..hi);
         }
         for (dot, value) in other.0 {
             match self.0.binary_search_by_key(&dot, |(d, _)| *d) {
@@ -562,5 +567,73 @@ mod tests {
         let (store, empty) = (set.store().clone(), VersionVector::new());
         assert!(Causal::from_parts_over(store.clone(), empty.clone(), &base).is_some());
         assert!(Causal::from_parts_over(store, empty, &VersionVector::new()).is_none());
+    }
+
+    /// A join removes exactly the entries the other side has seen and does not hold,
+    /// and adds exactly those of its entries this side has not seen, whichever way it
+    /// looks into the contexts: per origin of a context with few origins, per entry
+    /// against one with many (a delete's). Random stores and contexts of both kinds,
+    /// against the definition.
+    #[test]
+    fn joins_remove_and_add_by_the_definition_for_any_context_size() {
+        use crate::orset::SetStore;
+
+        let mut state = 7u64;
+        let mut next = |n: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        for case in 0..3000 {
+            // Dots of origins 1..=12, sequence numbers 1..=4.
+            let mut draw = |count: u64| -> Vec<Dot> {
+                let mut dots: Vec<Dot> =
+                    (0..count).map(|_| dot(1 + next(12), 1 + next(4))).collect();
+                dots.sort();
+                dots.dedup();
+                dots
+            };
+            let mine = draw(1 + case % 8);
+            let theirs = draw(case % 3);
+            let extra = draw(if case % 2 == 0 { 1 } else { 24 });
+            let ctx: VersionVector = mine.iter().chain(&draw(2)).copied().collect();
+            let other_ctx: VersionVector = theirs.iter().chain(&extra).copied().collect();
+            let kept = |d: &Dot, in_theirs: bool, in_mine: bool| {
+                (in_mine && (in_theirs || !other_ctx.contains(*d)))
+                    || (in_theirs && !ctx.contains(*d))
+            };
+            let mut all: Vec<Dot> = mine.iter().chain(&theirs).copied().collect();
+            all.sort();
+            all.dedup();
+            let expected: Vec<Dot> = all
+                .into_iter()
+                .filter(|d| kept(d, theirs.contains(d), mine.contains(d)))
+                .collect();
+
+            let fun = |dots: &[Dot]| DotFun(dots.iter().map(|d| (*d, d.seq)).collect());
+            let mut joined = fun(&mine);
+            joined.join(&ctx, fun(&theirs), &other_ctx);
+            assert_eq!(joined, fun(&expected), "dot fun, case {case}");
+
+            // One element per origin, so elements go when all their dots do.
+            let set = |dots: &[Dot]| {
+                let mut by_element: BTreeMap<u64, Vec<Dot>> = BTreeMap::new();
+                for d in dots {
+                    by_element.entry(d.origin.get() % 3).or_default().push(*d);
+                }
+                let entries: Vec<(Json, DotSet)> = by_element
+                    .into_iter()
+                    .map(|(e, dots)| {
+                        let e = Json::from_value(&serde_json::json!(e), &JsonLimits::default());
+                        (e.unwrap(), DotSet::try_from(dots).unwrap())
+                    })
+                    .collect();
+                SetStore::try_from(entries).unwrap()
+            };
+            let mut joined = set(&mine);
+            joined.join(&ctx, set(&theirs), &other_ctx);
+            assert_eq!(joined, set(&expected), "set, case {case}");
+        }
     }
 }

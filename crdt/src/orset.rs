@@ -102,13 +102,25 @@ impl DotStore for SetStore {
         if self.index.is_empty() && other.entries.is_empty() {
             return;
         }
-        // Elements only here lose the dots the other side has seen (found via the index).
+        // Elements only here lose the dots the other side has seen: found through the
+        // index, range by range of a delta's context (an origin or two), or else dot by
+        // dot of ours in the context, when it has more origins than we have dots (a
+        // delete's, which holds every dot its writer had seen of the document).
         let mut removed = Vec::new();
-        for range in other_ctx.ranges() {
-            let span = Dot::new(range.origin, range.first)..=Dot::new(range.origin, range.last);
-            for (dot, element) in self.index.range(span) {
-                if !other.entries.contains_key(element) {
+        let gone = |element: &Json| !other.entries.contains_key(element);
+        if other_ctx.origin_count() > self.index.len() {
+            for (dot, element) in &self.index {
+                if other_ctx.contains(*dot) && gone(element) {
                     removed.push((*dot, element.clone()));
+                }
+            }
+        } else {
+            for range in other_ctx.ranges() {
+                let span = Dot::new(range.origin, range.first)..=Dot::new(range.origin, range.last);
+                for (dot, element) in self.index.range(span) {
+                    if gone(element) {
+                        removed.push((*dot, element.clone()));
+                    }
                 }
             }
         }

@@ -343,6 +343,11 @@ impl VersionVector {
         self.origins.iter().any(|(_, s)| !s.extra.is_empty())
     }
 
+    /// How many origins have a dot in the set.
+    pub fn origin_count(&self) -> usize {
+        self.origins.len()
+    }
+
     /// The origins with a dot in the set, in order.
     pub fn origins(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.origins.iter().map(|(origin, _)| *origin)
