@@ -137,14 +137,15 @@ fn partition_heals_into_one_membership() {
     }
 }
 
-/// A leave is seen as one everywhere, and the leaver never comes back. Seed-pinned: in
-/// about one seed in thirty (33 and 39 of seeds 201 to 1,200, with and without the
-/// change that stopped sending members news that they are alive), one node misses the
-/// news of the leave within these 7 s and holds the crashed leaver suspect, then dead,
-/// instead: the news is not repeated once its few transmissions are spent.
+/// A leave is seen as one everywhere, and the leaver never comes back. Pinned seed 41:
+/// node 7 missed every transmission of the leave, probed the crashed leaver and held it
+/// suspect, still 14 s after the leave (so did a node in 33 of seeds 201 to 1,200 at
+/// 7 s); now a node that knows of a leave tells one that shows it missed it. In 10 of
+/// those seeds a node still holds the leaver alive at 7 s, not having probed it yet; at
+/// 14 s none is left.
 #[test]
 fn left_node_is_seen_left_and_never_resurrected() {
-    let seed = 43;
+    let seed = 41;
     let n = 8;
     let mut sim = converged_cluster(n, seed, lan());
     let leaver = 2;

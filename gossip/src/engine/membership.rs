@@ -15,6 +15,7 @@ impl<A: Address> Engine<A> {
         if update.subject() == self.id {
             return self.about_self(update);
         }
+        self.note_if_behind(&update);
         match update {
             Update::Alive {
                 id,
@@ -31,6 +32,31 @@ impl<A: Address> Engine<A> {
                 id, incarnation, ..
             } => self.apply_down(id, incarnation, MemberState::Dead),
             Update::Left { id, incarnation } => self.apply_down(id, incarnation, MemberState::Left),
+        }
+    }
+
+    /// Notes news that shows its sender missed a leave we know of: the member alive,
+    /// suspect or dead at no higher an incarnation than the one it left at. (At a higher
+    /// one it came back, and the news is newer than ours.) The first such member of a
+    /// message is noted; the sender is told ([`Engine::receive`]).
+    fn note_if_behind(&mut self, update: &Update<A>) {
+        let incarnation = match update {
+            Update::Left { .. } => return,
+            Update::Alive { incarnation, .. }
+            | Update::Suspect { incarnation, .. }
+            | Update::Dead { incarnation, .. } => *incarnation,
+        };
+        self.note_if_left(update.subject(), incarnation);
+    }
+
+    /// Notes that the message being handled treats `id` at `incarnation` as not left,
+    /// if we hold that it left at that incarnation or a later one.
+    pub(super) fn note_if_left(&mut self, id: NodeId, incarnation: u64) {
+        let left = self.left_record(id);
+        let behind =
+            matches!(left, Some(Update::Left { incarnation: at, .. }) if incarnation <= at);
+        if behind && self.behind_on.is_none() {
+            self.behind_on = Some(id);
         }
     }
 

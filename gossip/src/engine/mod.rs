@@ -204,6 +204,12 @@ pub struct Engine<A> {
     /// The member whose next message from us carries our own record, because it showed
     /// it lacks our metadata.
     announce_to: Option<NodeId>,
+    /// A member we know left that the message being handled showed its sender to hold
+    /// as not left (news of it alive, suspect or dead, or a request to probe it).
+    behind_on: Option<NodeId>,
+    /// The member whose next message from us carries our record that a member left
+    /// (the second field), because it showed it had missed the leave.
+    correct: Option<(NodeId, NodeId)>,
     /// Members this node holds suspect, to remind in turn while they stay so.
     suspects: VecDeque<NodeId>,
     /// The member held dead that was last reminded of it, where the next reminder
@@ -266,6 +272,8 @@ impl<A: Address> Engine<A> {
             doubted: false,
             unheard: false,
             announce_to: None,
+            behind_on: None,
+            correct: None,
             probe_next: 0,
             probe: None,
             next_seq: 0,

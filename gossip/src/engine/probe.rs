@@ -215,6 +215,9 @@ impl<A: Address> Engine<A> {
         if target == self.id {
             return self.send(from, Some(requester), Body::IndirectAck { seq });
         }
+        // A request to probe a member that left: the requester missed the leave (the
+        // request names no incarnation, so any leave we hold counts).
+        self.note_if_left(target, 0);
         if self.relays.len() >= self.config.relays_max || self.phase == super::Phase::Left {
             return;
         }

@@ -74,6 +74,7 @@ impl<A: Address> Engine<A> {
         }
         self.observe_sender(sender, sender_addr, incarnation);
         self.doubted = false;
+        self.behind_on = None;
         self.stats.updates_received += updates.len() as u64;
         for update in updates {
             self.apply_update(update);
@@ -82,11 +83,18 @@ impl<A: Address> Engine<A> {
         let replies = matches!(body, Body::Ping { .. } | Body::Sync { reply: false, .. });
         self.handle_body(sender, from.clone(), body);
         self.note_unheard(sender); // a sync's records
+        if let Some(left) = self.behind_on.take() {
+            self.correct = Some((sender, left));
+        }
         let doubted = std::mem::take(&mut self.doubted) && !replies;
-        if (doubted || self.announce_to == Some(sender)) && self.phase != Phase::Left {
+        let correct = self.correct.is_some_and(|(to, _)| to == sender);
+        if (doubted || correct || self.announce_to == Some(sender)) && self.phase != Phase::Left {
             // The sender holds us suspect or dead, maybe at an incarnation we already
             // refuted: any message from us shows it our current one. Or it lacks our
-            // metadata, and a reply did not carry our record already.
+            // metadata, and a reply did not carry our record already. Or it missed that
+            // a member left: the news of a leave goes out a few times only, and the
+            // leaver is often gone at once, so no one else would tell it; it would hold
+            // the leaver suspect, then dead, then remind it in vain.
             return self.send(from, Some(sender), Body::Gossip);
         }
         self.tell_if_unaware(sender, from);
@@ -432,5 +440,87 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(a.member(id(2)).map(|m| m.state), Some(MemberState::Alive));
+    }
+
+    /// A node that missed a leave (the news goes out a few times only, and the leaver
+    /// is often gone at once) shows it by news of the leaver alive, suspect or dead at
+    /// its incarnation, or by asking for a probe of it: it is told the leave at once,
+    /// also after the leaver was reaped. News from a leaver that came back at a higher
+    /// incarnation is newer, and corrects nobody.
+    #[test]
+    fn a_node_that_missed_a_leave_is_told_of_it() {
+        let mut a = engine(1, 2);
+        a.apply_update(Update::Alive {
+            id: id(3),
+            addr: 3,
+            incarnation: 4,
+            meta: Vec::new(),
+        });
+        a.apply_update(Update::Left {
+            id: id(3),
+            incarnation: 4,
+        });
+        a.updates = Default::default();
+        sent(&mut a);
+        let left = Update::Left {
+            id: id(3),
+            incarnation: 4,
+        };
+        let from_b = |body: Body<u32>, updates: Vec<Update<u32>>| Envelope {
+            sender: id(2),
+            sender_addr: 2,
+            incarnation: 0,
+            to: Some(id(1)),
+            body,
+            updates,
+        };
+        let told = |a: &mut Engine<u32>| {
+            sent(a)
+                .iter()
+                .any(|(to, e)| *to == 2 && e.updates.contains(&left))
+        };
+        let suspect = Update::Suspect {
+            id: id(3),
+            incarnation: 4,
+            from: id(2),
+        };
+        let dead = Update::Dead {
+            id: id(3),
+            incarnation: 3,
+            from: id(2),
+        };
+        let probe = Body::PingReq {
+            seq: 1,
+            target: id(3),
+            target_addr: 3,
+        };
+        a.receive(2, from_b(Body::Gossip, vec![suspect.clone()]));
+        assert!(told(&mut a), "suspect news of a leaver went uncorrected");
+        a.receive(2, from_b(Body::Gossip, vec![dead]));
+        assert!(told(&mut a), "dead news of a leaver went uncorrected");
+        a.receive(2, from_b(probe.clone(), Vec::new()));
+        assert!(
+            told(&mut a),
+            "a probe request for a leaver went uncorrected"
+        );
+        a.receive(2, from_b(Body::Gossip, vec![left.clone()]));
+        assert!(!told(&mut a), "a node that knows was told");
+
+        a.now += a.config.reap_after + Duration::from_secs(1);
+        a.reap();
+        assert!(a.tombstones.get(&id(3)).is_some_and(|t| t.left));
+        sent(&mut a);
+        a.receive(2, from_b(Body::Gossip, vec![suspect]));
+        assert!(told(&mut a), "not told once the leaver was reaped");
+
+        let back = Update::Alive {
+            id: id(3),
+            addr: 3,
+            incarnation: 5,
+            meta: Vec::new(),
+        };
+        a.receive(2, from_b(Body::Gossip, vec![back]));
+        assert!(!told(&mut a), "news of the leaver back was corrected");
+        assert_eq!(a.member(id(3)).map(|m| m.state), Some(MemberState::Alive));
     }
 }

@@ -37,6 +37,10 @@ impl<A: Address> Engine<A> {
             self.announce_to = None;
             forced.push(self.self_update());
         }
+        if let Some((_, left)) = self.correct.filter(|(to, _)| Some(*to) == to_id) {
+            self.correct = None;
+            forced.extend(self.left_record(left));
+        }
         let envelope = Envelope {
             sender: self.id,
             sender_addr: self.addr.clone(),
@@ -105,6 +109,16 @@ impl<A: Address> Engine<A> {
             MemberState::Dead => Some(self.down_record(id, m.incarnation, false)),
             MemberState::Left => Some(self.down_record(id, m.incarnation, true)),
         }
+    }
+
+    /// Our record that `id` left, if we hold one (in the table or as a tombstone).
+    pub(super) fn left_record(&self, id: NodeId) -> Option<Update<A>> {
+        let incarnation = match self.members.get(&id) {
+            Some(m) if m.state == MemberState::Left => m.incarnation,
+            Some(_) => return None,
+            None => self.tombstones.get(&id).filter(|t| t.left)?.incarnation,
+        };
+        Some(Update::Left { id, incarnation })
     }
 
     /// Our record of a member that is down.
