@@ -182,6 +182,23 @@ mod tests {
         e
     }
 
+    /// A message to node 1 from node `n` (at address `n`) at `incarnation`.
+    fn to_node_1(
+        n: u64,
+        incarnation: u64,
+        body: Body<u32>,
+        updates: Vec<Update<u32>>,
+    ) -> Envelope<u32> {
+        Envelope {
+            sender: id(n),
+            sender_addr: n as u32,
+            incarnation,
+            to: Some(id(1)),
+            body,
+            updates,
+        }
+    }
+
     /// What the engine sent since the last call, decoded.
     fn sent(e: &mut Engine<u32>) -> Vec<(u32, Envelope<u32>)> {
         let max = e.config.stream_bytes_max;
@@ -291,14 +308,7 @@ mod tests {
             incarnation: 0,
             from: id(1),
         };
-        let from_b = |incarnation| Envelope {
-            sender: id(2),
-            sender_addr: 2,
-            incarnation,
-            to: Some(id(1)),
-            body: Body::Gossip,
-            updates: Vec::new(),
-        };
+        let from_b = |incarnation| to_node_1(2, incarnation, Body::Gossip, Vec::new());
         a.receive(2, from_b(0));
         let out = sent(&mut a);
         assert!(
@@ -466,14 +476,7 @@ mod tests {
             id: id(3),
             incarnation: 4,
         };
-        let from_b = |body: Body<u32>, updates: Vec<Update<u32>>| Envelope {
-            sender: id(2),
-            sender_addr: 2,
-            incarnation: 0,
-            to: Some(id(1)),
-            body,
-            updates,
-        };
+        let from_b = |body, updates| to_node_1(2, 0, body, updates);
         let told = |a: &mut Engine<u32>| {
             sent(a)
                 .iter()
