@@ -15,8 +15,8 @@ impl<A: Address> Engine<A> {
         if update.subject() == self.id {
             return self.about_self(update);
         }
-        self.note_if_behind(&update);
-        match update {
+        let id = update.subject();
+        let missed_leave = match update {
             Update::Alive {
                 id,
                 addr,
@@ -32,32 +32,24 @@ impl<A: Address> Engine<A> {
                 id, incarnation, ..
             } => self.apply_down(id, incarnation, MemberState::Dead),
             Update::Left { id, incarnation } => self.apply_down(id, incarnation, MemberState::Left),
-        }
-    }
-
-    /// Notes news that shows its sender missed a leave we know of: the member alive,
-    /// suspect or dead at no higher an incarnation than the one it left at. (At a higher
-    /// one it came back, and the news is newer than ours.) The first such member of a
-    /// message is noted; the sender is told ([`Engine::receive`]).
-    fn note_if_behind(&mut self, update: &Update<A>) {
-        let incarnation = match update {
-            Update::Left { .. } => return,
-            Update::Alive { incarnation, .. }
-            | Update::Suspect { incarnation, .. }
-            | Update::Dead { incarnation, .. } => *incarnation,
         };
-        self.note_if_left(update.subject(), incarnation);
+        if missed_leave {
+            self.note_missed_leave(id);
+        }
     }
 
-    /// Notes that the message being handled treats `id` at `incarnation` as not left,
-    /// if we hold that it left at that incarnation or a later one.
-    pub(super) fn note_if_left(&mut self, id: NodeId, incarnation: u64) {
-        let left = self.left_record(id);
-        let behind =
-            matches!(left, Some(Update::Left { incarnation: at, .. }) if incarnation <= at);
-        if behind && self.behind_on.is_none() {
-            self.behind_on = Some(id);
-        }
+    /// Notes that the message being handled showed its sender missed that `id` left;
+    /// the first such member of a message is noted, and the sender told
+    /// ([`Engine::receive`]).
+    pub(super) fn note_missed_leave(&mut self, id: NodeId) {
+        self.behind_on.get_or_insert(id);
+    }
+
+    /// Whether we hold a tombstone of `id` that says it left at `incarnation` or later.
+    fn left_tombstone(&self, id: NodeId, incarnation: u64) -> bool {
+        self.tombstones
+            .get(&id)
+            .is_some_and(|t| t.left && incarnation <= t.incarnation)
     }
 
     /// Applies one record of a peer's full membership: as gossip, except that a peer's
@@ -69,7 +61,8 @@ impl<A: Address> Engine<A> {
         } = update
         {
             if id != self.id && self.members.get(&id).is_some_and(|m| m.is_reachable()) {
-                return self.apply_suspect(id, incarnation, sender);
+                self.apply_suspect(id, incarnation, sender);
+                return;
             }
         }
         self.apply_update(update);
@@ -112,24 +105,28 @@ impl<A: Address> Engine<A> {
     /// own message, without). A member's metadata is fixed per incarnation (it raises its
     /// incarnation to change it), so metadata newly learned at the member's incarnation
     /// is taken and spread even when the news is otherwise not new.
+    ///
+    /// Returns whether we hold that the member left, at that incarnation or later: the
+    /// news shows its sender missed the leave. So do the other `apply_` functions.
     pub(super) fn apply_alive(
         &mut self,
         id: NodeId,
         addr: A,
         incarnation: u64,
         meta: Option<Vec<u8>>,
-    ) {
+    ) -> bool {
         let now = self.now;
         // A member is in the table or has a tombstone, never both: most news is about
         // members in the table, so they are looked up first.
         let Some(m) = self.members.get_mut(&id) else {
             if let Some(t) = self.tombstones.get(&id) {
                 if incarnation <= t.incarnation {
-                    return;
+                    return t.left;
                 }
                 self.tombstones.remove(&id);
             }
-            return self.add_member(id, addr, incarnation, meta.unwrap_or_default());
+            self.add_member(id, addr, incarnation, meta.unwrap_or_default());
+            return false;
         };
         // Empty metadata at the member's own incarnation is news from a node that had
         // not heard it yet (it learned of the member from the member's own message).
@@ -138,6 +135,7 @@ impl<A: Address> Engine<A> {
             newer && incarnation >= m.incarnation && *meta != m.meta
         });
         if !supersedes(MemberState::Alive, incarnation, m.state, m.incarnation) {
+            let left = m.state == MemberState::Left;
             if let Some(meta) = learned {
                 m.meta = meta.clone();
                 let (addr, incarnation) = (m.addr.clone(), m.incarnation);
@@ -145,7 +143,7 @@ impl<A: Address> Engine<A> {
                     self.announce_alive(id, addr, incarnation, meta, false);
                 }
             }
-            return;
+            return left;
         }
         if let Some(meta) = learned {
             m.meta = meta;
@@ -162,6 +160,7 @@ impl<A: Address> Engine<A> {
         self.timers.cancel(Timer::Suspicion(id));
         let up = was != MemberState::Alive || moved;
         self.announce_alive(id, addr, incarnation, meta, up);
+        false
     }
 
     /// Spreads that `id` is alive at `incarnation`, and tells the application if `up`.
@@ -210,29 +209,30 @@ impl<A: Address> Engine<A> {
     }
 
     /// `from` suspects a member at `incarnation` (we may be `from`).
-    pub(super) fn apply_suspect(&mut self, id: NodeId, incarnation: u64, from: NodeId) {
+    pub(super) fn apply_suspect(&mut self, id: NodeId, incarnation: u64, from: NodeId) -> bool {
         let Some(m) = self.members.get_mut(&id) else {
-            return;
+            return self.left_tombstone(id, incarnation);
         };
         if m.state == MemberState::Suspect && m.incarnation == incarnation {
             // Another suspicion of a suspect: an independent one shortens its timeout
             // and is passed on.
             let Some(s) = m.suspicion.as_mut() else {
-                return;
+                return false;
             };
             if !s.confirm(from) {
-                return;
+                return false;
             }
             let deadline = s.deadline();
             self.timers.set(Timer::Suspicion(id), deadline);
-            return self.updates.push(Update::Suspect {
+            self.updates.push(Update::Suspect {
                 id,
                 incarnation,
                 from,
             });
+            return false;
         }
         if !supersedes(MemberState::Suspect, incarnation, m.state, m.incarnation) {
-            return;
+            return m.state == MemberState::Left;
         }
         let suspicion = self.new_suspicion(from);
         self.timers.set(Timer::Suspicion(id), suspicion.deadline());
@@ -252,6 +252,7 @@ impl<A: Address> Engine<A> {
             incarnation,
             from,
         });
+        false
     }
 
     /// A suspicion starting now, sized for the current cluster (memberlist's
@@ -288,13 +289,14 @@ impl<A: Address> Engine<A> {
     }
 
     /// A member is dead or left (`state`) at `incarnation`.
-    fn apply_down(&mut self, id: NodeId, incarnation: u64, state: MemberState) {
+    fn apply_down(&mut self, id: NodeId, incarnation: u64, state: MemberState) -> bool {
         let now = self.now;
+        let dead = state == MemberState::Dead;
         let Some(m) = self.members.get_mut(&id) else {
-            return;
+            return dead && self.left_tombstone(id, incarnation);
         };
         if !supersedes(state, incarnation, m.state, m.incarnation) {
-            return;
+            return dead && m.state == MemberState::Left;
         }
         m.state = state;
         m.incarnation = incarnation;
@@ -310,6 +312,7 @@ impl<A: Address> Engine<A> {
         } else {
             Event::MemberDown { id, addr }
         });
+        false
     }
 
     /// Forgets members down for `reap_after`, keeping a tombstone; expires tombstones.

@@ -217,7 +217,9 @@ impl<A: Address> Engine<A> {
         }
         // A request to probe a member that left: the requester missed the leave (the
         // request names no incarnation, so any leave we hold counts).
-        self.note_if_left(target, 0);
+        if self.left_record(target).is_some() {
+            self.note_missed_leave(target);
+        }
         if self.relays.len() >= self.config.relays_max || self.phase == super::Phase::Left {
             return;
         }

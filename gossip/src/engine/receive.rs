@@ -83,18 +83,17 @@ impl<A: Address> Engine<A> {
         let replies = matches!(body, Body::Ping { .. } | Body::Sync { reply: false, .. });
         self.handle_body(sender, from.clone(), body);
         self.note_unheard(sender); // a sync's records
-        if let Some(left) = self.behind_on.take() {
-            self.correct = Some((sender, left));
-        }
+        let missed_leave = self.behind_on.take();
         let doubted = std::mem::take(&mut self.doubted) && !replies;
-        let correct = self.correct.is_some_and(|(to, _)| to == sender);
-        if (doubted || correct || self.announce_to == Some(sender)) && self.phase != Phase::Left {
+        let announce = self.announce_to == Some(sender);
+        if (doubted || announce || missed_leave.is_some()) && self.phase != Phase::Left {
             // The sender holds us suspect or dead, maybe at an incarnation we already
             // refuted: any message from us shows it our current one. Or it lacks our
             // metadata, and a reply did not carry our record already. Or it missed that
             // a member left: the news of a leave goes out a few times only, and the
             // leaver is often gone at once, so no one else would tell it; it would hold
             // the leaver suspect, then dead, then remind it in vain.
+            self.correct = missed_leave.map(|left| (sender, left));
             return self.send(from, Some(sender), Body::Gossip);
         }
         self.tell_if_unaware(sender, from);
