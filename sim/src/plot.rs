@@ -6,12 +6,10 @@
 //! state, with each node's own crashes, pauses, partitions and clock jumps drawn in a
 //! strip under its row.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::fault::Fault;
 use crate::report::{RunReport, Summary};
-use crate::timeline::{MemberState, Timeline};
+use crate::timeline::{node_faults, MemberState, NodeFaults, Timeline};
 
 const WIDTH: f64 = 1000.0;
 const LEFT: f64 = 150.0;
@@ -203,76 +201,6 @@ fn nice_step(raw: f64) -> f64 {
         .unwrap_or(10.0 * mag)
 }
 
-/// Intervals `[start, end)` in ms.
-type Spans = Vec<(u64, u64)>;
-
-/// Each node's own fault intervals, from the applied faults.
-#[derive(Default)]
-struct NodeFaults {
-    crashed: Spans,
-    paused: Spans,
-    partitioned: Vec<(u64, u64, bool)>,
-    jumps: Vec<(u64, i64)>,
-}
-
-fn node_faults(t: &Timeline, nodes: usize) -> Vec<NodeFaults> {
-    let mut out: Vec<NodeFaults> = (0..nodes).map(|_| NodeFaults::default()).collect();
-    let mut crashed: BTreeMap<usize, u64> = BTreeMap::new();
-    let mut paused: BTreeMap<usize, u64> = BTreeMap::new();
-    let mut parts: BTreeMap<u32, (u64, Vec<bool>, bool)> = BTreeMap::new();
-    for f in &t.faults {
-        match &f.fault {
-            Fault::Crash(i) => {
-                let i = i % nodes;
-                if let Some(p) = paused.remove(&i) {
-                    out[i].paused.push((p, f.at_ms));
-                }
-                crashed.entry(i).or_insert(f.at_ms);
-            }
-            Fault::Restart(i) => {
-                if let Some(c) = crashed.remove(&(i % nodes)) {
-                    out[i % nodes].crashed.push((c, f.at_ms));
-                }
-            }
-            Fault::Pause(i) if !crashed.contains_key(&(i % nodes)) => {
-                paused.entry(i % nodes).or_insert(f.at_ms);
-            }
-            Fault::Pause(_) => {}
-            Fault::Resume(i) => {
-                if let Some(p) = paused.remove(&(i % nodes)) {
-                    out[i % nodes].paused.push((p, f.at_ms));
-                }
-            }
-            Fault::Partition { id, side, one_way } if side.len() == nodes => {
-                parts.insert(*id, (f.at_ms, side.clone(), *one_way));
-            }
-            Fault::Partition { .. } => {}
-            Fault::Heal { id } => {
-                if let Some((start, side, one_way)) = parts.remove(id) {
-                    for (i, _) in side.iter().enumerate().filter(|(_, &s)| s) {
-                        out[i].partitioned.push((start, f.at_ms, one_way));
-                    }
-                }
-            }
-            Fault::ClockJump(i, ms) => out[i % nodes].jumps.push((f.at_ms, *ms)),
-        }
-    }
-    // Heal-all ends whatever is still open.
-    let heal = t.heal_at_ms;
-    for (i, c) in crashed {
-        out[i].crashed.push((c, heal));
-    }
-    for (i, p) in paused {
-        out[i].paused.push((p, heal));
-    }
-    for (start, side, one_way) in parts.into_values() {
-        for (i, _) in side.iter().enumerate().filter(|(_, &s)| s) {
-            out[i].partitioned.push((start, heal, one_way));
-        }
-    }
-    out
-}
-
 /// Per observed node, the observer's view as `(start, end, state)` (`None`: unknown),
 /// and the spans the observer itself was down.
 fn views(
@@ -323,17 +251,8 @@ fn views(
 fn timeline(s: &mut String, run: &RunReport, top: f64, rows_top: f64, rows: usize) {
     let t = &run.timeline;
     let nodes = run.nodes;
-    let faults = node_faults(t, nodes);
-    let down = |f: &NodeFaults| -> u64 {
-        f.crashed
-            .iter()
-            .chain(&f.paused)
-            .map(|(a, b)| b - a)
-            .sum::<u64>()
-    };
-    let observer = (0..nodes)
-        .min_by_key(|&i| (down(&faults[i]), i))
-        .unwrap_or(0);
+    let faults = node_faults(&t.faults, t.heal_at_ms, nodes);
+    let observer = t.observer.min(nodes.saturating_sub(1));
     let rows_view = views(t, observer, &faults[observer], nodes);
     let end = t.end_ms.max(1) as f64;
     let x = |ms: u64| LEFT + ms as f64 / end * PLOT_W;

@@ -1,9 +1,12 @@
 //! `--plot`: a short run gives a well-formed SVG with a row per node and the seed
-//! count, and recording the timeline leaves the trace hash alone.
+//! count, recording the timeline leaves the trace hash alone, and the timeline keeps
+//! the observer's view of the faults in a large cluster too.
 
 use std::time::Duration;
 
-use lattice_sim::{plot, run_seeds, Options, Simulation};
+use lattice_sim::fault::{Fault, Scheduled};
+use lattice_sim::timeline::MemberState;
+use lattice_sim::{plot, run_seeds, Faults, Options, Simulation};
 
 fn options(seed: u64) -> Options {
     Options {
@@ -38,8 +41,63 @@ fn short_run_gives_a_well_formed_svg() {
         2 * svg.matches("</").count() + svg.matches("/>").count()
     );
     assert!(closes > 0);
-    // The first run recorded membership transitions.
-    assert!(!summary.runs[0].timeline.members.is_empty());
+    // The first run recorded membership transitions: its observer's, the one the plot
+    // shows.
+    let t = &summary.runs[0].timeline;
+    assert!(!t.members.is_empty());
+    assert!(t.members.iter().all(|e| e.observer == t.observer));
+    assert!(svg.contains(&format!(">node {} (observer)<", t.observer)));
+}
+
+/// Regression, seen in `lattice sim --nodes 1000 --seed 1 --duration 60s --plot`: the
+/// record kept every node's view, and above 256 nodes the joins alone (a transition per
+/// pair of nodes) filled it, so the plot showed every member alive all run long, through
+/// a partition of half the cluster. Only the observer's view is kept now.
+#[test]
+fn a_large_cluster_records_the_observers_view_of_a_partition() {
+    let nodes = 260;
+    let at = |ms| Duration::from_millis(ms);
+    let side: Vec<bool> = (0..nodes).map(|i| i < nodes / 2).collect();
+    let schedule = vec![
+        Scheduled {
+            at: at(1_500),
+            fault: Fault::Partition {
+                id: 1,
+                side: side.clone(),
+                one_way: false,
+            },
+        },
+        Scheduled {
+            at: at(4_500),
+            fault: Fault::Heal { id: 1 },
+        },
+    ];
+    let options = Options {
+        nodes,
+        seed: 2,
+        duration: Duration::from_secs(5),
+        faults: Faults::default(),
+        sessions: Some(0),
+        ..Options::default()
+    };
+    let report = match Simulation::with_schedule(options, schedule).run() {
+        Ok(report) => report,
+        Err(v) => panic!("{v}"),
+    };
+    let t = &report.timeline;
+    assert!(!t.truncated, "{} transitions", t.members.len());
+    assert!(t.members.iter().all(|e| e.observer == t.observer));
+    let cut_off = t
+        .members
+        .iter()
+        .filter(|e| side[e.observed] != side[t.observer] && (1_500..4_500).contains(&e.at_ms))
+        .filter(|e| e.state != MemberState::Alive)
+        .count();
+    assert!(
+        cut_off >= 20,
+        "node {} saw only {cut_off} members across the cut as suspect or dead",
+        t.observer
+    );
 }
 
 #[test]

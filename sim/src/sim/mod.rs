@@ -24,7 +24,7 @@ use crate::net::Network;
 use crate::options::Options;
 use crate::report::RunReport;
 use crate::rng::Rng;
-use crate::timeline::Timeline;
+use crate::timeline::{self, FaultEvent, Timeline};
 use crate::trace::Trace;
 use crate::workload::Session;
 
@@ -215,6 +215,25 @@ impl Simulation {
             config.prune.retain_dots = profile.log_retain_dots;
             config.prune.interval = Duration::from_secs(1);
         }
+        // The plot's observer, from the faults the run will apply: those up to heal-all.
+        // (The queue applies them by time, then in schedule order.)
+        let mut planned: Vec<&Scheduled> = schedule
+            .iter()
+            .filter(|s| s.at <= options.duration)
+            .collect();
+        planned.sort_by_key(|s| s.at);
+        let planned: Vec<FaultEvent> = planned
+            .into_iter()
+            .map(|s| FaultEvent {
+                at_ms: s.at.as_millis() as u64,
+                fault: s.fault.clone(),
+            })
+            .collect();
+        let heal_at_ms = options.duration.as_millis() as u64;
+        let timeline = Timeline {
+            observer: timeline::observer(&planned, heal_at_ms, options.nodes),
+            ..Timeline::default()
+        };
         let mut sim = Simulation {
             config,
             now: Duration::ZERO,
@@ -237,7 +256,7 @@ impl Simulation {
             members_converged_at: None,
             leaves_at_heal: None,
             members_lagging: 0,
-            timeline: Timeline::default(),
+            timeline,
             profile,
             options,
         };
