@@ -1,8 +1,9 @@
 //! `lattice sim --plot`: a self-contained SVG of a batch of runs.
 //!
 //! Two panels: the convergence-time histogram over the seeds (p50 and p99 marked), and
-//! the membership timeline of the first passing run — one row per observed node, as
-//! seen by one observer (the node the fault schedule left up the longest), coloured by
+//! the membership timeline of the first passing run — one row per observed node (at
+//! most 16, picked in a large cluster so that every kind of fault shows), as seen by
+//! one observer (the node the fault schedule left up the longest), coloured by
 //! state, with each node's own crashes, pauses, partitions and clock jumps drawn in a
 //! strip under its row.
 
@@ -20,7 +21,7 @@ const HIST_H: f64 = 190.0;
 const ROW_H: f64 = 26.0;
 const BAR_H: f64 = 14.0;
 const STRIP_H: f64 = 6.0;
-/// Rows beyond this many nodes are left out (and the plot says so).
+/// Most rows; a larger cluster shows a pick of its nodes ([`shown_nodes`]), and says so.
 const MAX_ROWS: usize = 16;
 
 const ALIVE: &str = "#2e9d4b";
@@ -201,14 +202,11 @@ fn nice_step(raw: f64) -> f64 {
         .unwrap_or(10.0 * mag)
 }
 
-/// Per observed node, the observer's view as `(start, end, state)` (`None`: unknown),
-/// and the spans the observer itself was down.
-fn views(
-    t: &Timeline,
-    observer: usize,
-    own: &NodeFaults,
-    nodes: usize,
-) -> Vec<Vec<(u64, u64, Option<MemberState>)>> {
+/// A span of the observer's view of a node: `(start, end, state)`, `None` for unknown.
+type View = (u64, u64, Option<MemberState>);
+
+/// Per observed node, the observer's view (unknown while the observer itself was down).
+fn views(t: &Timeline, observer: usize, own: &NodeFaults, nodes: usize) -> Vec<Vec<View>> {
     // Crash and restart of the observer reset its view.
     let mut marks: Vec<(u64, u8, usize, Option<MemberState>)> = own
         .crashed
@@ -222,7 +220,7 @@ fn views(
             .map(|e| (e.at_ms, 1, e.observed, Some(e.state))),
     );
     marks.sort_by_key(|m| (m.0, m.1));
-    let mut rows: Vec<Vec<(u64, u64, Option<MemberState>)>> = vec![Vec::new(); nodes];
+    let mut rows: Vec<Vec<View>> = vec![Vec::new(); nodes];
     let mut current: Vec<(u64, Option<MemberState>)> = vec![(0, None); nodes];
     let close =
         |rows: &mut Vec<Vec<_>>, j: usize, (start, state): (u64, Option<MemberState>), at| {
@@ -247,6 +245,57 @@ fn views(
     rows
 }
 
+/// The nodes whose rows the panel shows, in id order: every node of a small cluster.
+/// Of a large one, [`MAX_ROWS`]: the observer, then a node of each kind in turn (the
+/// lowest ids first) until the rows are full, so that every kind of trouble the run had
+/// shows, whichever nodes it struck: crashed, paused, clock jumped, partitioned, held
+/// suspect or dead by the observer with no fault of its own, and undisturbed. A large
+/// cluster's faults seldom strike its first few nodes.
+fn shown_nodes(observer: usize, faults: &[NodeFaults], views: &[Vec<View>]) -> Vec<usize> {
+    let nodes = faults.len();
+    if nodes <= MAX_ROWS {
+        return (0..nodes).collect();
+    }
+    let faulted = |f: &NodeFaults| {
+        !(f.crashed.is_empty()
+            && f.paused.is_empty()
+            && f.jumps.is_empty()
+            && f.partitioned.is_empty())
+    };
+    let doubted = |j: usize| {
+        views[j]
+            .iter()
+            .any(|v| matches!(v.2, Some(MemberState::Suspect | MemberState::Dead)))
+    };
+    let kinds: [&dyn Fn(usize) -> bool; 6] = [
+        &|j| !faults[j].crashed.is_empty(),
+        &|j| !faults[j].paused.is_empty(),
+        &|j| !faults[j].jumps.is_empty(),
+        &|j| !faults[j].partitioned.is_empty(),
+        &|j| !faulted(&faults[j]) && doubted(j),
+        &|j| !faulted(&faults[j]) && !doubted(j),
+    ];
+    let mut queues: Vec<std::collections::VecDeque<usize>> = kinds
+        .iter()
+        .map(|kind| (0..nodes).filter(|&j| kind(j)).collect())
+        .collect();
+    let mut chosen = std::collections::BTreeSet::from([observer]);
+    // Every node is of some kind, so the rows fill.
+    while chosen.len() < MAX_ROWS {
+        for queue in &mut queues {
+            while let Some(j) = queue.pop_front() {
+                if chosen.insert(j) {
+                    break;
+                }
+            }
+            if chosen.len() == MAX_ROWS {
+                break;
+            }
+        }
+    }
+    chosen.into_iter().collect()
+}
+
 /// The membership panel for `run`.
 fn timeline(s: &mut String, run: &RunReport, top: f64, rows_top: f64, rows: usize) {
     let t = &run.timeline;
@@ -254,6 +303,7 @@ fn timeline(s: &mut String, run: &RunReport, top: f64, rows_top: f64, rows: usiz
     let faults = node_faults(&t.faults, t.heal_at_ms, nodes);
     let observer = t.observer.min(nodes.saturating_sub(1));
     let rows_view = views(t, observer, &faults[observer], nodes);
+    let shown = shown_nodes(observer, &faults, &rows_view);
     let end = t.end_ms.max(1) as f64;
     let x = |ms: u64| LEFT + ms as f64 / end * PLOT_W;
     let _ = write!(
@@ -261,8 +311,11 @@ fn timeline(s: &mut String, run: &RunReport, top: f64, rows_top: f64, rows: usiz
         r#"<text x="20" y="{top}" font-size="14" font-weight="bold">Membership over simulated time, seed {} ({} nodes), as seen by node {observer}{}{}</text>"#,
         run.seed,
         nodes,
-        if rows < nodes {
-            format!(" — first {rows} nodes shown")
+        if shown.len() < nodes {
+            format!(
+                " — {} of {nodes} shown, taken in turn: crashed, paused, clock jumped, partitioned, held down with no fault of its own, undisturbed",
+                shown.len()
+            )
         } else {
             String::new()
         },
@@ -277,9 +330,10 @@ fn timeline(s: &mut String, run: &RunReport, top: f64, rows_top: f64, rows: usiz
         r##"<text x="20" y="{}" fill="#555">Bar: node {observer}'s view of each node. Strip under it: that node's own faults. Observer = the node the faults left up longest.</text>"##,
         top + 18.0
     );
+    debug_assert_eq!(shown.len(), rows);
     let rows_bottom = rows_top + rows as f64 * ROW_H;
-    for j in 0..rows {
-        let y0 = rows_top + j as f64 * ROW_H;
+    for (row, &j) in shown.iter().enumerate() {
+        let y0 = rows_top + row as f64 * ROW_H;
         let label = if j == observer {
             format!("node {j} (observer)")
         } else {

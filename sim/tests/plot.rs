@@ -1,12 +1,13 @@
 //! `--plot`: a short run gives a well-formed SVG with a row per node and the seed
 //! count, recording the timeline leaves the trace hash alone, and the timeline keeps
-//! the observer's view of the faults in a large cluster too.
+//! the observer's view of the faults in a large cluster too, and its plot shows the
+//! nodes the faults struck.
 
 use std::time::Duration;
 
 use lattice_sim::fault::{Fault, Scheduled};
 use lattice_sim::timeline::MemberState;
-use lattice_sim::{plot, run_seeds, Faults, Options, Simulation};
+use lattice_sim::{plot, run_seeds, Faults, Options, Simulation, Summary};
 
 fn options(seed: u64) -> Options {
     Options {
@@ -98,6 +99,34 @@ fn a_large_cluster_records_the_observers_view_of_a_partition() {
         "node {} saw only {cut_off} members across the cut as suspect or dead",
         t.observer
     );
+    // The plot's rows show both sides of the cut, not only the lowest ids (all on one
+    // side here): partitioned nodes and nodes the observer held down across it.
+    let rows = |svg: &str| -> Vec<usize> {
+        svg.split(">node ")
+            .skip(1)
+            .filter_map(|rest| {
+                let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+                let label =
+                    rest[digits..].starts_with('<') || rest[digits..].starts_with(" (observer)<");
+                label.then(|| rest[..digits].parse().ok())?
+            })
+            .collect()
+    };
+    let observer = t.observer;
+    let svg = plot::svg(&Summary {
+        runs: vec![report],
+        failures: Vec::new(),
+    });
+    let shown = rows(&svg);
+    assert_eq!(shown.len(), 16, "{shown:?}");
+    assert!(shown.contains(&observer), "{shown:?}");
+    assert!(svg.contains("16 of 260 shown"));
+    for near in [true, false] {
+        assert!(
+            shown.iter().filter(|&&j| side[j] == near).count() >= 5,
+            "rows {shown:?}: too few with side {near}"
+        );
+    }
 }
 
 #[test]
