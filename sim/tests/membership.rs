@@ -1,6 +1,7 @@
 //! The membership figures and checker: a paused node's deaths are counted as declared
 //! with reason, once per declaring node, and a node that stays out of the membership
-//! after heal-all fails the run with the command that reproduces it.
+//! after heal-all fails the run with the command that reproduces it; pinned swarm seeds
+//! whose membership once converged late.
 
 mod common;
 
@@ -103,6 +104,21 @@ fn thousand_nodes_seed_1_know_each_other_soon_after_heal() {
 #[ignore = "long: a 50-node swarm run; run with --release -- --ignored"]
 fn fifty_nodes_seed_300006_know_each_other_soon_after_heal() {
     let report = common::passed(Simulation::new(common::swarm_60s(50, 300_006)).run());
+    assert!(
+        report.membership_convergence_ms <= 5_000,
+        "membership converged {} ms after heal",
+        report.membership_convergence_ms
+    );
+}
+
+/// Regression, found by a 25-node swarm hunt (`lattice sim --nodes 25 --seed 700034
+/// --duration 60s --swarm`): a node restarted while partitioned, its join reaching no
+/// seed, learned of members only as they happened to message it, and did not know one
+/// 26.7 s after heal, until its first push-pull. It now asks the members it hears from
+/// for the full membership until one comes in (now 1.4 s).
+#[test]
+fn twenty_five_nodes_seed_700034_know_each_other_soon_after_heal() {
+    let report = common::passed(Simulation::new(common::swarm_60s(25, 700_034)).run());
     assert!(
         report.membership_convergence_ms <= 5_000,
         "membership converged {} ms after heal",

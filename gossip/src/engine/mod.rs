@@ -210,6 +210,13 @@ pub struct Engine<A> {
     /// The member whose next message from us carries our record that a member left
     /// (the second field), because it showed it had missed the leave.
     correct: Option<(NodeId, NodeId)>,
+    /// Whether a member's full membership (a sync, asked for or not) has come in since
+    /// this node started. Until one does, the node asks the members it hears from for
+    /// one (see [`Engine::ask_for_sync`]).
+    synced: bool,
+    /// When this node last asked for a sync while it has had none: when it joined, or
+    /// when it last asked a member it heard from.
+    sync_asked_at: Option<Duration>,
     /// Members this node holds suspect, to remind in turn while they stay so.
     suspects: VecDeque<NodeId>,
     /// The member held dead that was last reminded of it, where the next reminder
@@ -267,6 +274,8 @@ impl<A: Address> Engine<A> {
             tombstones: BTreeMap::new(),
             seeds: Vec::new(),
             probe_order: Vec::new(),
+            synced: false,
+            sync_asked_at: None,
             suspects: VecDeque::new(),
             dead_reminded: None,
             doubted: false,
@@ -354,6 +363,9 @@ impl<A: Address> Engine<A> {
             .take(SEEDS_MAX)
             .cloned()
             .collect();
+        if !contacts.is_empty() {
+            self.sync_asked_at = Some(self.now);
+        }
         for seed in contacts {
             self.send_sync(seed, None, false);
         }

@@ -138,4 +138,7 @@ pub struct Stats {
     pub payloads_too_large: u64,
     /// Members not added because `members_max` was reached.
     pub members_refused: u64,
+    /// Full syncs asked of a member heard from because none had come in since start
+    /// (the join reached no seed).
+    pub syncs_asked: u64,
 }

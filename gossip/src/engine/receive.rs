@@ -81,8 +81,12 @@ impl<A: Address> Engine<A> {
         }
         self.note_unheard(sender);
         let replies = matches!(body, Body::Ping { .. } | Body::Sync { reply: false, .. });
+        let sync = matches!(body, Body::Sync { .. });
         self.handle_body(sender, from.clone(), body);
         self.note_unheard(sender); // a sync's records
+        if !sync {
+            self.ask_for_sync(sender, from.clone());
+        }
         let missed_leave = self.behind_on.take();
         let doubted = std::mem::take(&mut self.doubted) && !replies;
         let announce = self.announce_to == Some(sender);
@@ -97,6 +101,24 @@ impl<A: Address> Engine<A> {
             return self.send(from, Some(sender), Body::Gossip);
         }
         self.tell_if_unaware(sender, from);
+    }
+
+    /// Until a full membership has come in, asks `sender` for one, at most once per
+    /// protocol period. A node whose join reached no seed (started while cut off, or
+    /// with every seed down) would otherwise know only the members that happen to send
+    /// it something until its first push-pull, 30 to 60 s after it started: nothing
+    /// else tells it of members that are alive and quiet. Found by a 25-node swarm
+    /// seed: a node restarted while partitioned did not know one member 26.7 s after
+    /// heal.
+    fn ask_for_sync(&mut self, sender: NodeId, from: A) {
+        let period = self.config.probe_interval;
+        let asked = told_within(self.sync_asked_at, period, self.now);
+        if self.synced || asked || self.phase != Phase::Running {
+            return;
+        }
+        self.sync_asked_at = Some(self.now);
+        self.stats.syncs_asked += 1;
+        self.send_sync(from, Some(sender), false);
     }
 
     /// If the message showed its sender lacks our metadata, our next message to it
@@ -145,6 +167,7 @@ impl<A: Address> Engine<A> {
             Body::Push { payloads, have } => self.receive_push(sender, from, payloads, have),
             Body::Want(ids) => self.send_wanted(sender, from, ids),
             Body::Sync { reply, members } => {
+                self.synced = true;
                 for record in members {
                     self.apply_sync_record(sender, record);
                 }
@@ -172,11 +195,13 @@ mod tests {
         NodeId::new(n).unwrap()
     }
 
-    /// Node `n` at address `n`, started alone, knowing node `peer` alive.
+    /// Node `n` at address `n`, started alone, knowing node `peer` alive (as if from a
+    /// sync: it does not ask members for one).
     fn engine(n: u64, peer: u64) -> Engine<u32> {
         let mut e = Engine::new(id(n), n as u32, Config::default(), n);
         e.join(Duration::ZERO, &[]);
         e.apply_alive(id(peer), peer as u32, 0, Some(Vec::new()));
+        e.synced = true;
         sent(&mut e);
         e
     }
@@ -204,6 +229,52 @@ mod tests {
         std::iter::from_fn(|| e.poll_transmit())
             .map(|t| (t.to, message::decode(&t.bytes, max).unwrap()))
             .collect()
+    }
+
+    /// A node whose join reached no seed asks the first member it hears from for the
+    /// full membership, at most once per protocol period, and no more once a sync came
+    /// in. Without this it learned of quiet members only at its first push-pull.
+    #[test]
+    fn a_node_whose_join_went_unanswered_asks_the_members_it_hears_from() {
+        let mut a = Engine::new(id(1), 1, Config::default(), 1);
+        a.join(Duration::ZERO, &[9]);
+        assert!(
+            matches!(&sent(&mut a)[..], [(9, e)] if matches!(e.body, Body::Sync { reply: false, .. })),
+            "the join asks the seed"
+        );
+        let ping = |seq| to_node_1(2, 0, Body::Ping { seq }, Vec::new());
+        let asked = |a: &mut Engine<u32>| {
+            sent(a)
+                .into_iter()
+                .filter(|(to, e)| *to == 2 && matches!(e.body, Body::Sync { reply: false, .. }))
+                .count()
+        };
+        a.receive(2, ping(1));
+        assert_eq!(asked(&mut a), 0, "the seed's answer may still come");
+        a.now = a.config.probe_interval;
+        a.receive(2, ping(2));
+        assert_eq!(
+            asked(&mut a),
+            1,
+            "no answer within a period: ask the member"
+        );
+        a.receive(2, ping(3));
+        assert_eq!(asked(&mut a), 0, "once per period");
+        a.now += a.config.probe_interval;
+        let sync = Body::Sync {
+            reply: true,
+            members: vec![Update::Alive {
+                id: id(2),
+                addr: 2,
+                incarnation: 0,
+                meta: Vec::new(),
+            }],
+        };
+        a.receive(2, to_node_1(2, 0, sync, Vec::new()));
+        a.now += a.config.probe_interval;
+        a.receive(2, ping(4));
+        assert_eq!(asked(&mut a), 0, "a sync came in: no more asking");
+        assert_eq!(a.stats().syncs_asked, 1);
     }
 
     /// A payload still being pushed here counts as seen even when the seen set, sized
