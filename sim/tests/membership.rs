@@ -103,12 +103,7 @@ fn thousand_nodes_seed_1_know_each_other_soon_after_heal() {
 #[test]
 #[ignore = "long: a 50-node swarm run; run with --release -- --ignored"]
 fn fifty_nodes_seed_300006_know_each_other_soon_after_heal() {
-    let report = common::passed(Simulation::new(common::swarm_60s(50, 300_006)).run());
-    assert!(
-        report.membership_convergence_ms <= 5_000,
-        "membership converged {} ms after heal",
-        report.membership_convergence_ms
-    );
+    swarm_seed_knows_everyone_within_5_s(50, 300_006);
 }
 
 /// Regression, found by a 25-node swarm hunt (`lattice sim --nodes 25 --seed 700034
@@ -118,7 +113,13 @@ fn fifty_nodes_seed_300006_know_each_other_soon_after_heal() {
 /// for the full membership until one comes in (now 1.4 s).
 #[test]
 fn twenty_five_nodes_seed_700034_know_each_other_soon_after_heal() {
-    let report = common::passed(Simulation::new(common::swarm_60s(25, 700_034)).run());
+    swarm_seed_knows_everyone_within_5_s(25, 700_034);
+}
+
+/// The 60 s swarm run of `nodes` and `seed` passes, and every node sees every other
+/// alive within 5 s of heal-all.
+fn swarm_seed_knows_everyone_within_5_s(nodes: usize, seed: u64) {
+    let report = common::passed(Simulation::new(common::swarm_60s(nodes, seed)).run());
     assert!(
         report.membership_convergence_ms <= 5_000,
         "membership converged {} ms after heal",
