@@ -45,10 +45,15 @@ impl Suspicion {
         }
     }
 
+    /// Whether a confirmation by `from` would be new and counted.
+    pub(crate) fn would_confirm(&self, from: NodeId) -> bool {
+        self.confirmations() < self.expected && !self.confirmed_by.contains(&from)
+    }
+
     /// Records an independent confirmation by `from`; true if it is new and counted
     /// (so the suspicion should be gossiped again and its deadline moved).
     pub(crate) fn confirm(&mut self, from: NodeId) -> bool {
-        if self.confirmations() >= self.expected || self.confirmed_by.contains(&from) {
+        if !self.would_confirm(from) {
             return false;
         }
         self.confirmed_by.push(from);
