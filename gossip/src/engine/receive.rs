@@ -168,9 +168,7 @@ impl<A: Address> Engine<A> {
             Body::Want(ids) => self.send_wanted(sender, from, ids),
             Body::Sync { reply, members } => {
                 self.synced = true;
-                for record in members {
-                    self.apply_sync_record(sender, record);
-                }
+                self.apply_sync_records(sender, members);
                 if !reply && self.phase != Phase::Left {
                     self.send_sync(from, Some(sender), true);
                 }
@@ -275,6 +273,62 @@ mod tests {
         a.receive(2, ping(4));
         assert_eq!(asked(&mut a), 0, "a sync came in: no more asking");
         assert_eq!(a.stats().syncs_asked, 1);
+    }
+
+    /// A sync names a doubted member with its address (its record alive, then the
+    /// doubt): a node that did not know the member adds it and doubts it, so it can
+    /// remind it; a node that knew it takes the doubt alone, with no news of it alive.
+    #[test]
+    fn a_sync_gives_the_address_of_members_it_doubts() {
+        let mut b = engine(2, 1);
+        b.apply_alive(id(3), 3, 4, Some(Vec::new()));
+        b.apply_alive(id(4), 4, 0, Some(Vec::new()));
+        b.apply_suspect(id(3), 4, id(2));
+        b.suspicion_expired(id(3));
+        b.apply_suspect(id(4), 0, id(2));
+        let members = b.full_state();
+        let about = |n| members.iter().filter(|u| u.subject() == id(n)).count();
+        assert_eq!(
+            (about(3), about(4)),
+            (2, 2),
+            "alive, then the doubt: {members:?}"
+        );
+
+        // Node 1 knew neither: it can now reach both, and doubts both.
+        let mut a = engine(1, 2);
+        let sync = Body::Sync {
+            reply: true,
+            members: members.clone(),
+        };
+        a.receive(2, to_node_1(2, 0, sync, Vec::new()));
+        let held = |a: &Engine<u32>, n| a.member(id(n)).map(|m| (m.state, m.addr));
+        assert_eq!(
+            held(&a, 3),
+            Some((MemberState::Suspect, 3)),
+            "dead at the peer: suspect here"
+        );
+        assert_eq!(held(&a, 4), Some((MemberState::Suspect, 4)));
+
+        // Node 5 held node 3 suspect at an older incarnation: it takes the doubt alone,
+        // rather than node 3 alive and then doubted (a member up and down at once).
+        let mut c = engine(5, 2);
+        c.apply_alive(id(3), 3, 1, Some(Vec::new()));
+        c.apply_suspect(id(3), 1, id(5));
+        std::iter::from_fn(|| c.poll_event()).for_each(drop);
+        let sync = Body::Sync {
+            reply: true,
+            members,
+        };
+        let to_c = Envelope {
+            to: Some(id(5)),
+            ..to_node_1(2, 0, sync, Vec::new())
+        };
+        c.receive(2, to_c);
+        assert_eq!(held(&c, 3), Some((MemberState::Suspect, 3)));
+        let ups = std::iter::from_fn(|| c.poll_event())
+            .filter(|e| matches!(e, Event::MemberUp { id: up, .. } if *up == id(3)))
+            .count();
+        assert_eq!(ups, 0, "no news of it alive on the way");
     }
 
     /// A payload still being pushed here counts as seen even when the seen set, sized

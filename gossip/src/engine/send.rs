@@ -142,38 +142,56 @@ impl<A: Address> Engine<A> {
 
     /// Everything we know, as records: ourselves, members, tombstones; cut to fit a
     /// stream message with room to spare.
-    fn full_state(&self) -> Vec<Update<A>> {
+    ///
+    /// A member held suspect or dead (or reaped, not left) goes as its record alive at
+    /// its incarnation followed by that doubt: a receiver that does not know the member
+    /// learns its address from the pair, so it can probe or remind it, instead of
+    /// dropping the doubt about a member it cannot reach (see
+    /// [`Engine::apply_sync_records`]). The budget takes or leaves a pair whole.
+    pub(super) fn full_state(&self) -> Vec<Update<A>> {
         let budget = self
             .config
             .stream_bytes_max
             .saturating_sub(SYNC_HEADROOM_BYTES);
-        let members = self.sorted_members().into_iter().map(|m| match m.state {
-            MemberState::Alive => Update::Alive {
-                id: m.id,
-                addr: m.addr.clone(),
-                incarnation: m.incarnation,
-                meta: m.meta.clone(),
-            },
-            MemberState::Suspect => Update::Suspect {
-                id: m.id,
-                incarnation: m.incarnation,
-                from: self.id,
-            },
-            MemberState::Dead => self.down_record(m.id, m.incarnation, false),
-            MemberState::Left => self.down_record(m.id, m.incarnation, true),
+        let alive = |id: NodeId, addr: &A, incarnation: u64, meta: &[u8]| Update::Alive {
+            id,
+            addr: addr.clone(),
+            incarnation,
+            meta: meta.to_vec(),
+        };
+        let members = self.sorted_members().into_iter().map(|m| {
+            let record = alive(m.id, &m.addr, m.incarnation, &m.meta);
+            match m.state {
+                MemberState::Alive => vec![record],
+                MemberState::Suspect => vec![
+                    record,
+                    Update::Suspect {
+                        id: m.id,
+                        incarnation: m.incarnation,
+                        from: self.id,
+                    },
+                ],
+                MemberState::Dead => vec![record, self.down_record(m.id, m.incarnation, false)],
+                MemberState::Left => vec![self.down_record(m.id, m.incarnation, true)],
+            }
         });
-        let tombstones = self
-            .tombstones
-            .iter()
-            .map(|(id, t)| self.down_record(*id, t.incarnation, t.left));
-        let all = std::iter::once(self.self_update())
+        let tombstones = self.tombstones.iter().map(|(id, t)| {
+            let down = self.down_record(*id, t.incarnation, t.left);
+            if t.left {
+                vec![down]
+            } else {
+                vec![alive(*id, &t.addr, t.incarnation, &[]), down]
+            }
+        });
+        let all = std::iter::once(vec![self.self_update()])
             .chain(members)
             .chain(tombstones);
         let mut used = 0;
-        all.take_while(|u| {
-            used += encoded_len(u);
+        all.take_while(|group| {
+            used += group.iter().map(encoded_len).sum::<usize>();
             used <= budget
         })
+        .flatten()
         .collect()
     }
 }
