@@ -275,6 +275,34 @@ mod tests {
         assert_eq!(a.stats().syncs_asked, 1);
     }
 
+    /// Of the suspicions that confirm one already held, only those of members we hold
+    /// alive (and our own) shorten its timeout: a suspector we hold suspect may be on
+    /// the far side of a cut, where every member suspects every member on this side.
+    #[test]
+    fn only_members_held_alive_confirm_a_suspicion() {
+        let mut e = Engine::new(id(1), 1u32, Config::default(), 1);
+        e.join(Duration::ZERO, &[]);
+        for n in 2..=8 {
+            e.apply_alive(id(n), n as u32, 0, Some(Vec::new()));
+        }
+        e.apply_suspect(id(4), 0, id(3));
+        e.apply_suspect(id(2), 0, id(5));
+        let deadline = |e: &Engine<u32>| e.members[&id(2)].suspicion.as_ref().unwrap().deadline();
+        let first = deadline(&e);
+        e.apply_suspect(id(2), 0, id(4));
+        assert_eq!(
+            deadline(&e),
+            first,
+            "node 4 is suspect here: its word does not count"
+        );
+        e.apply_suspect(id(2), 0, id(3));
+        let confirmed = deadline(&e);
+        assert!(confirmed < first, "node 3 is alive here: a confirmation");
+        e.apply_suspect(id(2), 0, id(1));
+        assert!(deadline(&e) < confirmed, "our own suspicion counts");
+        assert_eq!(e.members[&id(2)].state, MemberState::Suspect);
+    }
+
     /// A sync names a doubted member with its address (its record alive, then the
     /// doubt): a node that did not know the member adds it and doubts it, so it can
     /// remind it; a node that knew it takes the doubt alone, with no news of it alive.
